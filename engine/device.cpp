@@ -1,0 +1,55 @@
+#include "engine/device.h"
+
+#include <cstring>
+
+#include "engine/allocator.h"
+#include "engine/error.h"
+
+namespace elr {
+
+std::string Device::str() const {
+  return is_cpu() ? std::string("cpu") : fmt::format("cuda:{}", index);
+}
+
+Device Device::parse(const std::string& name) {
+  if (name == "cpu") return cpu();
+  if (name == "cuda") return cuda(0);
+  if (name.rfind("cuda:", 0) == 0) {
+    try {
+      return cuda(std::stoi(name.substr(5)));
+    } catch (const std::exception&) {
+    }
+  }
+  throw UserError(fmt::format("unknown device '{}' (expected cpu, cuda or cuda:N)", name));
+}
+
+namespace {
+
+class CpuBackend final : public DeviceBackend {
+ public:
+  void* allocate(size_t bytes) override { return cpu_allocate(bytes); }
+  void deallocate(void* ptr, size_t) override { cpu_deallocate(ptr); }
+  void memset_zero(void* ptr, size_t bytes) override { std::memset(ptr, 0, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_within(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+};
+
+DeviceBackend*& slot(DeviceType type) {
+  static DeviceBackend* slots[2] = {nullptr, nullptr};
+  return slots[static_cast<int>(type)];
+}
+
+}  // namespace
+
+DeviceBackend& backend_for(DeviceType type) {
+  static CpuBackend cpu_backend;
+  if (type == DeviceType::CPU) return cpu_backend;
+  DeviceBackend* b = slot(type);
+  if (b == nullptr) throw UserError("the CUDA backend is not available in this build or on this machine");
+  return *b;
+}
+
+void register_backend(DeviceType type, DeviceBackend* backend) { slot(type) = backend; }
+
+}  // namespace elr
