@@ -1,2 +1,3 @@
-#include <cstdio>
-int main() { std::puts("elrscope: under construction"); return 0; }
+#include "experiments/cli.h"
+
+int main(int argc, char** argv) { return elr::run_cli(argc, argv); }

@@ -1,0 +1,238 @@
+#include "engine/ops.h"
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace elr::ops {
+
+using autograd::Node;
+using autograd::tape;
+
+namespace {
+
+void require_cpu(const char* op, const Tensor& t) {
+  ELR_CHECK(t.device().is_cpu(), "{}: tensor {} is on {}, and this op runs on the CPU only so far", op, t.str(),
+            t.device().str());
+}
+
+void require_f32(const char* op, const char* what, const Tensor& t) {
+  ELR_CHECK(t.defined(), "{}: {} is undefined", op, what);
+  ELR_CHECK(t.dtype() == DType::F32, "{}: {} must be f32, got {}", op, what, t.str());
+  require_cpu(op, t);
+}
+
+void require_ndim(const char* op, const char* what, const Tensor& t, int ndim) {
+  ELR_CHECK(t.ndim() == ndim, "{}: {} must have {} dimensions, got shape {}", op, what, ndim, shape_str(t.shape()));
+}
+
+kernels::BatchNormShape bn_shape(const Tensor& x) {
+  return {static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2) * x.dim(3))};
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, int stride, int pad) {
+  const char* op = "conv2d";
+  require_f32(op, "input", x);
+  require_f32(op, "weight", w);
+  require_ndim(op, "input", x, 4);
+  require_ndim(op, "weight", w, 4);
+  ELR_CHECK(x.dim(1) == w.dim(1), "conv2d: input {} has {} channels but weight {} expects {}", shape_str(x.shape()),
+            x.dim(1), shape_str(w.shape()), w.dim(1));
+  kernels::Conv2dShape sh;
+  sh.n = static_cast<int>(x.dim(0));
+  sh.c = static_cast<int>(x.dim(1));
+  sh.h = static_cast<int>(x.dim(2));
+  sh.w = static_cast<int>(x.dim(3));
+  sh.k = static_cast<int>(w.dim(0));
+  sh.r = static_cast<int>(w.dim(2));
+  sh.s = static_cast<int>(w.dim(3));
+  sh.stride = stride;
+  sh.pad = pad;
+  ELR_CHECK(stride >= 1 && pad >= 0 && sh.p() > 0 && sh.q() > 0,
+            "conv2d: input {} with weight {}, stride {}, pad {} gives an empty output", shape_str(x.shape()),
+            shape_str(w.shape()), stride, pad);
+  Tensor y = Tensor::empty({sh.n, sh.k, sh.p(), sh.q()});
+  kernels::conv2d_forward_cpu(sh, x.data(), w.data(), y.data());
+  tape().record(op, {x, w}, {y}, [sh](Node& node) {
+    Tensor dy = node.output_grad(0);
+    if (node.needs_grad(0)) {
+      Tensor dx = Tensor::empty(node.inputs[0].shape());
+      kernels::conv2d_backward_data_cpu(sh, dy.data(), node.inputs[1].data(), dx.data());
+      node.accumulate(0, dx);
+    }
+    if (node.needs_grad(1)) {
+      Tensor dw = Tensor::empty(node.inputs[1].shape());
+      kernels::conv2d_backward_weight_cpu(sh, node.inputs[0].data(), dy.data(), dw.data());
+      node.accumulate(1, dw);
+    }
+  });
+  return y;
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, const BatchNormOptions& opt) {
+  const char* op = "batch_norm";
+  require_f32(op, "input", x);
+  require_ndim(op, "input", x, 4);
+  const int64_t c = x.dim(1);
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var}) {
+    require_f32(op, "parameter", *t);
+    ELR_CHECK(t->ndim() == 1 && t->dim(0) == c, "batch_norm: input {} has {} channels but the layer has shape {}",
+              shape_str(x.shape()), c, shape_str(t->shape()));
+  }
+  kernels::BatchNormShape sh = bn_shape(x);
+  kernels::BatchNormParams p;
+  p.momentum = opt.momentum;
+  p.eps = opt.eps;
+  p.relu = opt.relu;
+  Tensor y = Tensor::empty(x.shape());
+  if (!opt.training) {
+    kernels::batchnorm_forward_eval_cpu(sh, p, x.data(), gamma.data(), beta.data(), running_mean.data(),
+                                        running_var.data(), y.data());
+    tape().record("batch_norm(eval)", {x, gamma, beta}, {y}, nullptr);
+    return y;
+  }
+  Tensor save_mean = Tensor::empty({c}), save_invstd = Tensor::empty({c});
+  kernels::batchnorm_forward_train_cpu(sh, p, x.data(), gamma.data(), beta.data(), y.data(), save_mean.data(),
+                                       save_invstd.data(), running_mean.data(), running_var.data());
+  tape().record(op, {x, gamma, beta}, {y}, [sh, p, save_mean, save_invstd](Node& node) {
+    Tensor dy = node.output_grad(0);
+    Tensor dx = Tensor::empty(node.inputs[0].shape());
+    Tensor dgamma = Tensor::empty(node.inputs[1].shape()), dbeta = Tensor::empty(node.inputs[2].shape());
+    kernels::batchnorm_backward_cpu(sh, p, node.inputs[0].data(), node.outputs[0].data(), dy.data(),
+                                    node.inputs[1].data(), save_mean.data(), save_invstd.data(), dx.data(),
+                                    dgamma.data(), dbeta.data());
+    node.accumulate(0, dx);
+    node.accumulate(1, dgamma);
+    node.accumulate(2, dbeta);
+  });
+  return y;
+}
+
+Tensor relu(const Tensor& x) {
+  require_f32("relu", "input", x);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::relu_forward_cpu(x.numel(), x.data(), y.data());
+  tape().record("relu", {x}, {y}, [](Node& node) {
+    Tensor dx = Tensor::empty(node.inputs[0].shape());
+    kernels::relu_backward_cpu(dx.numel(), node.outputs[0].data(), node.output_grad(0).data(), dx.data());
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
+Tensor add(const Tensor& a, const Tensor& b, bool relu) {
+  require_f32("add", "first input", a);
+  require_f32("add", "second input", b);
+  ELR_CHECK(a.shape() == b.shape(), "add: shapes {} and {} differ", shape_str(a.shape()), shape_str(b.shape()));
+  Tensor y = Tensor::empty(a.shape());
+  kernels::add_forward_cpu(a.numel(), relu, a.data(), b.data(), y.data());
+  tape().record(relu ? "add_relu" : "add", {a, b}, {y}, [relu](Node& node) {
+    Tensor da = Tensor::empty(node.inputs[0].shape()), db = Tensor::empty(node.inputs[1].shape());
+    kernels::add_backward_cpu(da.numel(), relu, node.outputs[0].data(), node.output_grad(0).data(), da.data(),
+                              db.data());
+    node.accumulate(0, da);
+    node.accumulate(1, db);
+  });
+  return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  const char* op = "linear";
+  require_f32(op, "input", x);
+  require_f32(op, "weight", w);
+  require_ndim(op, "input", x, 2);
+  require_ndim(op, "weight", w, 2);
+  ELR_CHECK(x.dim(1) == w.dim(1), "linear: input {} has {} features but weight {} expects {}", shape_str(x.shape()),
+            x.dim(1), shape_str(w.shape()), w.dim(1));
+  if (b.defined()) {
+    require_f32(op, "bias", b);
+    ELR_CHECK(b.ndim() == 1 && b.dim(0) == w.dim(0), "linear: bias {} does not match weight {}",
+              shape_str(b.shape()), shape_str(w.shape()));
+  }
+  kernels::LinearShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(w.dim(0))};
+  Tensor y = Tensor::empty({sh.n, sh.out});
+  kernels::linear_forward_cpu(sh, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+  std::vector<Tensor> inputs = {x, w};
+  if (b.defined()) inputs.push_back(b);
+  tape().record(op, inputs, {y}, [sh](Node& node) {
+    const bool has_bias = node.inputs.size() == 3;
+    Tensor dx = Tensor::empty(node.inputs[0].shape()), dw = Tensor::empty(node.inputs[1].shape());
+    Tensor db = has_bias ? Tensor::empty(node.inputs[2].shape()) : Tensor();
+    kernels::linear_backward_cpu(sh, node.inputs[0].data(), node.inputs[1].data(), node.output_grad(0).data(),
+                                 dx.data(), dw.data(), has_bias ? db.data() : nullptr);
+    node.accumulate(0, dx);
+    node.accumulate(1, dw);
+    if (has_bias) node.accumulate(2, db);
+  });
+  return y;
+}
+
+Tensor max_pool2x2(const Tensor& x) {
+  require_f32("max_pool2x2", "input", x);
+  require_ndim("max_pool2x2", "input", x, 4);
+  kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
+                        static_cast<int>(x.dim(3))};
+  ELR_CHECK(sh.h >= 2 && sh.w >= 2, "max_pool2x2: input {} is smaller than the 2x2 window", shape_str(x.shape()));
+  Tensor y = Tensor::empty({sh.n, sh.c, sh.h / 2, sh.w / 2});
+  Tensor argmax = Tensor::empty(y.shape(), DType::I32);
+  kernels::maxpool2x2_forward_cpu(sh, x.data(), y.data(), argmax.labels());
+  tape().record("max_pool2x2", {x}, {y}, [sh, argmax](Node& node) {
+    Tensor dx = Tensor::empty(node.inputs[0].shape());
+    kernels::maxpool2x2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  require_f32("global_avg_pool", "input", x);
+  require_ndim("global_avg_pool", "input", x, 4);
+  kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
+                        static_cast<int>(x.dim(3))};
+  Tensor y = Tensor::empty({sh.n, sh.c});
+  kernels::global_avgpool_forward_cpu(sh, x.data(), y.data());
+  tape().record("global_avg_pool", {x}, {y}, [sh](Node& node) {
+    Tensor dx = Tensor::empty(node.inputs[0].shape());
+    kernels::global_avgpool_backward_cpu(sh, node.output_grad(0).data(), dx.data());
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
+Tensor flatten(const Tensor& x) {
+  ELR_CHECK(x.ndim() >= 1, "flatten: input {} has no batch dimension", x.str());
+  Tensor y = x.reshape({x.dim(0), x.numel() / std::max<int64_t>(x.dim(0), 1)});
+  tape().record("flatten", {x}, {y}, [](Node& node) {
+    node.accumulate(0, node.output_grad(0).reshape(node.inputs[0].shape()));
+  });
+  return y;
+}
+
+LossResult cross_entropy(const Tensor& logits, const Tensor& labels) {
+  const char* op = "cross_entropy";
+  require_f32(op, "logits", logits);
+  require_ndim(op, "logits", logits, 2);
+  ELR_CHECK(labels.defined() && labels.dtype() == DType::I32, "cross_entropy: labels must be i32");
+  require_cpu(op, labels);
+  ELR_CHECK(labels.ndim() == 1 && labels.dim(0) == logits.dim(0),
+            "cross_entropy: logits {} and labels {} disagree on the batch size", shape_str(logits.shape()),
+            shape_str(labels.shape()));
+  kernels::CrossEntropyShape sh{static_cast<int>(logits.dim(0)), static_cast<int>(logits.dim(1))};
+  LossResult result;
+  result.loss = Tensor::empty({1});
+  Tensor probs = Tensor::empty(logits.shape());
+  kernels::cross_entropy_forward_cpu(sh, logits.data(), labels.labels(), result.loss.data(), probs.data(),
+                                     &result.correct);
+  tape().record(op, {logits}, {result.loss}, [sh, probs, labels](Node& node) {
+    Tensor dlogits = Tensor::empty(node.inputs[0].shape());
+    kernels::cross_entropy_backward_cpu(sh, probs.data(), labels.labels(), node.output_grad(0).data()[0],
+                                        dlogits.data());
+    node.accumulate(0, dlogits);
+  });
+  return result;
+}
+
+}  // namespace elr::ops

@@ -1,0 +1,36 @@
+// Differentiable ops: shape checks, the kernel call for the tensor's device, and the tape record.
+// Shape errors name the op and both shapes.
+#pragma once
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace elr::ops {
+
+// x [n, c, h, w], w [k, c, r, s] -> [n, k, p, q]. No bias (a BatchNorm follows every conv).
+Tensor conv2d(const Tensor& x, const Tensor& w, int stride, int pad);
+
+struct BatchNormOptions {
+  bool training = true;
+  bool relu = false;  // fused ReLU on the output
+  float momentum = 0.1f;
+  float eps = 1e-5f;
+};
+// x [n, c, h, w]; gamma, beta, running_mean, running_var [c]. Training updates the running stats.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, const BatchNormOptions& opt);
+
+Tensor relu(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b, bool relu = false);  // residual add, optional fused ReLU
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);  // x [n, in], w [out, in], b [out] or undefined
+Tensor max_pool2x2(const Tensor& x);
+Tensor global_avg_pool(const Tensor& x);  // [n, c, h, w] -> [n, c]
+Tensor flatten(const Tensor& x);          // [n, ...] -> [n, prod(...)]
+
+struct LossResult {
+  Tensor loss;          // [1], mean over the batch
+  int64_t correct = 0;  // rows whose arg-max is the label
+};
+LossResult cross_entropy(const Tensor& logits, const Tensor& labels);
+
+}  // namespace elr::ops

@@ -1,0 +1,277 @@
+#include "experiments/train.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "experiments/data_loader.h"
+#include "experiments/dataset.h"
+#include "experiments/progress.h"
+#include "experiments/run_files.h"
+#include "optim/sgd.h"
+
+namespace elr {
+
+namespace {
+
+std::string git_revision() {
+  std::string out;
+  if (std::FILE* p = ::popen("git -C '" ELR_SOURCE_DIR "' rev-parse --short HEAD 2>/dev/null", "r")) {
+    char buf[64];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out.empty() ? "unknown" : out;
+}
+
+struct DataSets {
+  Dataset train, test;
+};
+
+DataSets load_data(const TrainConfig& c) {
+  DataSets d;
+  if (c.dataset == "fashion-mnist") {
+    const std::string dir = c.data_dir.empty() ? default_fashion_mnist_dir() : c.data_dir;
+    d.train = load_fashion_mnist(dir, true);
+    if (c.evaluate) d.test = load_fashion_mnist(dir, false);
+  } else if (c.dataset == "cifar10" || c.dataset == "cifar100") {
+    const int variant = c.dataset == "cifar10" ? 10 : 100;
+    d.train = load_cifar(c.data_dir, variant, true);
+    if (c.evaluate) d.test = load_cifar(c.data_dir, variant, false);
+  } else {
+    // The test images continue the training images' sequence (image i depends only on seed and i).
+    const int64_t n_test = std::max<int64_t>(c.synthetic_size / 4, 1);
+    Dataset all = make_synthetic(c.synthetic_size + n_test, 1, 16, 16, 10, c.seed + 1000003);
+    d.train = all;
+    d.train.name = "synthetic-train";
+    d.train.images.resize(static_cast<size_t>(c.synthetic_size * all.image_bytes()));
+    d.train.labels.resize(static_cast<size_t>(c.synthetic_size));
+    d.test = all;
+    d.test.name = "synthetic-test";
+    d.test.images.erase(d.test.images.begin(), d.test.images.begin() + c.synthetic_size * all.image_bytes());
+    d.test.labels.erase(d.test.labels.begin(), d.test.labels.begin() + c.synthetic_size);
+  }
+  return d;
+}
+
+std::string default_run_dir(const TrainConfig& c) {
+  std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&t));
+  return fmt::format("runs/{}-{}-{}", c.model.name, c.model.depth, stamp);
+}
+
+const char* kLayersHeader =
+    "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,numel";
+
+std::string layer_row(int64_t step, size_t index, const LayerStats& l) {
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", step, index, l.name, param_kind_name(l.kind),
+                     l.scale_invariant ? 1 : 0, format_double(l.w2), format_double(l.g2), format_double(l.gw),
+                     format_double(l.v2), format_double(l.dw2), format_double(l.lr),
+                     l.scale_invariant ? format_double(l.elr()) : "", l.scale_invariant ? format_double(l.elr_classic()) : "",
+                     format_double(l.rel_update()), l.numel);
+}
+
+nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// The first layer (in parameter order) with a non-finite statistic, or "" when all are finite.
+std::string first_nonfinite_layer(const std::vector<LayerStats>& layers) {
+  for (const LayerStats& l : layers)
+    if (!std::isfinite(l.w2) || !std::isfinite(l.g2) || !std::isfinite(l.dw2)) return l.name;
+  return "";
+}
+
+double evaluate(Module& model, const Dataset& test, const Normalization& norm, int64_t batch) {
+  autograd::NoGradGuard no_grad;
+  model.train(false);
+  DataLoader loader(test, batch, 0, false, false, false, norm, false);
+  int64_t correct = 0;
+  for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+    Batch bt = loader.next();
+    correct += ops::cross_entropy(model.forward(bt.images), bt.labels).correct;
+  }
+  model.train(true);
+  return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+}  // namespace
+
+bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
+  if (step == total_steps - 1) return true;
+  if (log_every > 0) return step % log_every == 0;
+  return step < 200 || step % 10 == 0;
+}
+
+nlohmann::json config_to_json(const TrainConfig& c) {
+  return {
+      {"model", c.model.name}, {"depth", c.model.depth}, {"width", c.model.width > 0 ? c.model.width : default_width(c.model.name)},
+      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"synthetic_size", c.synthetic_size},
+      {"batch", c.batch}, {"steps", c.steps}, {"epochs", c.epochs}, {"lr", c.lr}, {"momentum", c.momentum},
+      {"nesterov", c.nesterov}, {"weight_decay", c.weight_decay}, {"schedule", c.schedule},
+      {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
+      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"threads", c.threads},
+      {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
+      {"momentum_convention", "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v"},
+  };
+}
+
+void validate_train_config(const TrainConfig& c) {
+  validate_model_config(c.model);
+  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10" && c.dataset != "cifar100" && c.dataset != "synthetic")
+    throw UserError(fmt::format("--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100 or synthetic)", c.dataset));
+  if ((c.dataset == "cifar10" || c.dataset == "cifar100") && c.data_dir.empty())
+    throw UserError(fmt::format("--data-dir: {} needs the folder holding its binary files", c.dataset));
+  if (!c.data_dir.empty() && !path_exists(c.data_dir))
+    throw UserError(fmt::format("--data-dir: folder '{}' does not exist", c.data_dir));
+  if (c.batch < 2) throw UserError(fmt::format("--batch: must be at least 2 (batch norm), got {}", c.batch));
+  if (c.steps < 0) throw UserError(fmt::format("--steps: must not be negative, got {}", c.steps));
+  if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
+  if (!(c.momentum >= 0 && c.momentum < 1)) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
+  if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
+  if (!(c.weight_decay >= 0)) throw UserError(fmt::format("--wd: must not be negative, got {}", c.weight_decay));
+  if (c.warmup_steps < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup_steps));
+  if (c.schedule != "constant" && c.schedule != "step" && c.schedule != "cosine")
+    throw UserError(fmt::format("--schedule: unknown schedule '{}' (expected constant, step or cosine)", c.schedule));
+  parse_lr_control(c.lr_control);
+  if (c.target_elr < 0) throw UserError(fmt::format("--target-elr: must not be negative, got {}", c.target_elr));
+  if (c.target_elr > 0 && c.lr_control != "uniform-elr") throw UserError("--target-elr: only used with --lr-control uniform-elr");
+  if (c.log_every < 0) throw UserError(fmt::format("--log-every: must not be negative, got {}", c.log_every));
+  if (c.threads < 0) throw UserError(fmt::format("--threads: must not be negative, got {}", c.threads));
+  if (c.on_divergence != "stop" && c.on_divergence != "continue")
+    throw UserError(fmt::format("--on-divergence: expected stop or continue, got '{}'", c.on_divergence));
+  if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
+  Device d = Device::parse(c.device);
+  if (!d.is_cpu()) throw UserError(fmt::format("--device: '{}' is not available in this build (use cpu)", c.device));
+}
+
+TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
+  validate_train_config(cfg);
+  if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
+  TrainResult result;
+  result.run_dir = cfg.out.empty() ? default_run_dir(cfg) : cfg.out;
+  make_directories(result.run_dir);
+
+  DataSets data = load_data(cfg);
+  ModelConfig mc = cfg.model;
+  mc.in_channels = data.train.channels;
+  mc.image_size = data.train.height;
+  mc.classes = data.train.classes;
+  std::shared_ptr<Module> model = build_model(mc);
+  model->reset_parameters(cfg.seed);
+
+  const Normalization norm = channel_normalization(data.train);
+  const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
+  ELR_CHECK(data.train.size() >= cfg.batch, "--batch: {} is larger than the training set ({} images)", cfg.batch,
+            data.train.size());
+  DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
+  const int64_t total = cfg.steps > 0 ? cfg.steps
+                                      : std::max<int64_t>(1, std::llround(cfg.epochs * loader.batches_per_epoch()));
+
+  nlohmann::json config_json = config_to_json(cfg);
+  config_json["model_description"] = describe_model(mc);
+  config_json["total_steps"] = total;
+  config_json["batches_per_epoch"] = loader.batches_per_epoch();
+  config_json["train_images"] = data.train.size();
+  config_json["git_revision"] = git_revision();
+  config_json["threads_used"] = omp_get_max_threads();
+  nlohmann::json params = nlohmann::json::array();
+  std::vector<Parameter*> plist = model->parameters();
+  for (const Parameter* p : plist)
+    params.push_back({{"name", p->name}, {"kind", param_kind_name(p->kind)}, {"scale_invariant", p->scale_invariant},
+                      {"shape", p->value.shape()}, {"numel", p->value.numel()}});
+  config_json["parameters"] = params;
+  write_json_atomic(result.run_dir + "/config.json", config_json);
+
+  LineWriter metrics(result.run_dir + "/metrics.jsonl", false);
+  LineWriter layers_csv(result.run_dir + "/layers.csv", false);
+  layers_csv.write_line(kLayersHeader);
+
+  Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov});
+  ScheduleConfig sched;
+  sched.kind = cfg.schedule;
+  sched.lr = cfg.lr;
+  sched.total_steps = total;
+  sched.warmup_steps = cfg.warmup_steps;
+  LrControlConfig ctrl;
+  ctrl.kind = parse_lr_control(cfg.lr_control);
+  ctrl.target_elr = cfg.target_elr;
+  LrController controller(sched, ctrl);
+
+  Progress progress(total, cfg.progress);
+  int64_t window_correct = 0, window_seen = 0;
+  for (int64_t step = 0; step < total; ++step) {
+    Batch batch = loader.next();
+    autograd::tape().clear();
+    Tensor logits = model->forward(batch.images);
+    ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
+    const double loss_value = loss.loss.data()[0];
+    autograd::tape().backward(loss.loss);
+    double global_lr = 0;
+    std::vector<LayerStats> layers = sgd.step(controller, global_lr);
+    const SpreadStats spread = summarize_spread(layers);
+    window_correct += loss.correct;
+    window_seen += batch.labels.numel();
+    const double batch_acc = static_cast<double>(loss.correct) / batch.labels.numel();
+    if (hook) hook(step, loss_value, layers);
+
+    std::string bad = std::isfinite(loss_value) ? first_nonfinite_layer(layers) : std::string("the loss");
+    if (!bad.empty() && !result.diverged) {
+      result.diverged = true;
+      result.diverged_step = step;
+      result.divergence = fmt::format("non-finite values at step {}: first affected: {}", step, bad);
+    }
+    if (is_logged_step(step, cfg.log_every, total) || (result.diverged && result.diverged_step == step)) {
+      nlohmann::json m = {{"step", step},
+                          {"epoch", batch.epoch},
+                          {"loss", json_number(loss_value)},
+                          {"accuracy", batch_acc},
+                          {"lr", json_number(global_lr)},
+                          {"spread", json_number(spread.spread)},
+                          {"log10_std", json_number(spread.log10_std)},
+                          {"first_last", json_number(spread.first_last)},
+                          {"elr_min", json_number(spread.elr_min)},
+                          {"elr_max", json_number(spread.elr_max)},
+                          {"critical_lr", json_number(spread.critical_lr)},
+                          {"si_layers", spread.layers},
+                          {"zero_elr_layers", spread.zero_layers},
+                          {"elapsed_s", progress.elapsed_seconds()}};
+      metrics.write_line(m.dump());
+      for (size_t i = 0; i < layers.size(); ++i) layers_csv.write_line(layer_row(step, i, layers[i]));
+    }
+    result.steps = step + 1;
+    result.final_loss = loss_value;
+    progress.update(step + 1, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", loss_value, batch_acc,
+                                          global_lr, spread.spread));
+    if (result.diverged && cfg.on_divergence == "stop") break;
+  }
+  progress.finish();
+  result.seconds = progress.elapsed_seconds();
+  result.steps_per_second = result.steps / std::max(result.seconds, 1e-9);
+  result.train_accuracy = window_seen ? static_cast<double>(window_correct) / window_seen : 0;
+  if (result.diverged) std::fprintf(stderr, "elrscope: diverged: %s\n", result.divergence.c_str());
+
+  if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000);
+
+  nlohmann::json summary = {{"steps", result.steps},
+                            {"total_steps", total},
+                            {"final_loss", json_number(result.final_loss)},
+                            {"train_accuracy", result.train_accuracy},
+                            {"test_accuracy", result.test_accuracy >= 0 ? nlohmann::json(result.test_accuracy) : nlohmann::json(nullptr)},
+                            {"diverged", result.diverged},
+                            {"diverged_step", result.diverged_step},
+                            {"divergence", result.divergence},
+                            {"seconds", result.seconds},
+                            {"steps_per_second", result.steps_per_second}};
+  write_json_atomic(result.run_dir + "/summary.json", summary);
+  return result;
+}
+
+}  // namespace elr

@@ -1,0 +1,94 @@
+#include "layers/layers.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "layers/init.h"
+
+namespace elr {
+
+Conv2d::Conv2d(int in_channels, int out_channels, int kernel, int stride, int pad) : stride_(stride), pad_(pad) {
+  ELR_CHECK(in_channels > 0 && out_channels > 0 && kernel > 0 && stride > 0 && pad >= 0,
+            "Conv2d: bad configuration in={} out={} kernel={} stride={} pad={}", in_channels, out_channels, kernel,
+            stride, pad);
+  weight_ = &add_parameter("weight", ParamKind::Conv, Tensor::zeros({out_channels, in_channels, kernel, kernel}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight_->value, stride_, pad_); }
+
+void Conv2d::reset_own(uint64_t seed, uint64_t& stream) { init::kaiming_normal_fan_out(weight_->value, seed, stream++); }
+
+BatchNorm2d::BatchNorm2d(int channels, bool fused_relu, float momentum, float eps)
+    : fused_relu_(fused_relu), momentum_(momentum), eps_(eps) {
+  gamma_ = &add_parameter("weight", ParamKind::BnWeight, Tensor::full({channels}, 1.0f));
+  beta_ = &add_parameter("bias", ParamKind::BnBias, Tensor::zeros({channels}));
+  running_mean_ = &add_buffer("running_mean", Tensor::zeros({channels}));
+  running_var_ = &add_buffer("running_var", Tensor::full({channels}, 1.0f));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  ops::BatchNormOptions opt;
+  opt.training = training_;
+  opt.relu = fused_relu_;
+  opt.momentum = momentum_;
+  opt.eps = eps_;
+  return ops::batch_norm(x, gamma_->value, beta_->value, running_mean_->value, running_var_->value, opt);
+}
+
+void BatchNorm2d::reset_own(uint64_t seed, uint64_t& stream) {
+  init::constant(gamma_->value, 1.0f);
+  init::constant(beta_->value, 0.0f);
+  init::constant(running_mean_->value, 0.0f);
+  init::constant(running_var_->value, 1.0f);
+  stream += 2;
+}
+
+Linear::Linear(int in_features, int out_features, bool bias, ParamKind kind) {
+  ELR_CHECK(in_features > 0 && out_features > 0, "Linear: bad configuration in={} out={}", in_features,
+            out_features);
+  weight_ = &add_parameter("weight", kind, Tensor::zeros({out_features, in_features}));
+  if (bias) bias_ = &add_parameter("bias", kind, Tensor::zeros({out_features}));
+}
+
+Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight_->value, bias_ ? bias_->value : Tensor()); }
+
+void Linear::reset_own(uint64_t seed, uint64_t& stream) {
+  // torch.nn.Linear's default: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)), bias the same.
+  const float bound = 1.0f / std::sqrt(static_cast<float>(init::fan_in(weight_->value)));
+  init::uniform(weight_->value, bound, seed, stream++);
+  if (bias_) init::uniform(bias_->value, bound, seed, stream++);
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (auto& m : modules_) h = m->forward(h);
+  return h;
+}
+
+ConvBn::ConvBn(int in_channels, int out_channels, int kernel, int stride, bool relu) {
+  conv_ = &add_child("conv", std::make_shared<Conv2d>(in_channels, out_channels, kernel, stride, kernel / 2));
+  bn_ = &add_child("bn", std::make_shared<BatchNorm2d>(out_channels, relu));
+  conv_->weight().scale_invariant = true;
+}
+
+Tensor ConvBn::forward(const Tensor& x) { return bn_->forward(conv_->forward(x)); }
+
+ResidualBlock::ResidualBlock(int in_channels, int out_channels, int stride, bool shortcut) : shortcut_(shortcut) {
+  conv1_ = &add_child("conv1", std::make_shared<Conv2d>(in_channels, out_channels, 3, stride, 1));
+  bn1_ = &add_child("bn1", std::make_shared<BatchNorm2d>(out_channels, /*fused_relu=*/true));
+  conv2_ = &add_child("conv2", std::make_shared<Conv2d>(out_channels, out_channels, 3, 1, 1));
+  bn2_ = &add_child("bn2", std::make_shared<BatchNorm2d>(out_channels, /*fused_relu=*/!shortcut));
+  conv1_->weight().scale_invariant = true;
+  conv2_->weight().scale_invariant = true;
+  if (shortcut && (stride != 1 || in_channels != out_channels))
+    projection_ = &add_child("shortcut", std::make_shared<ConvBn>(in_channels, out_channels, 1, stride, false));
+}
+
+Tensor ResidualBlock::forward(const Tensor& x) {
+  Tensor h = bn2_->forward(conv2_->forward(bn1_->forward(conv1_->forward(x))));
+  if (!shortcut_) return h;
+  Tensor skip = projection_ ? projection_->forward(x) : x;
+  return ops::add(h, skip, /*relu=*/true);
+}
+
+}  // namespace elr

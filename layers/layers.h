@@ -1,0 +1,130 @@
+// The building blocks of every model: conv, batch norm (optionally with a fused ReLU), ReLU,
+// linear, pooling, flatten, the ResNet v1 basic block and Sequential.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+#include "layers/module.h"
+
+namespace elr {
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int in_channels, int out_channels, int kernel, int stride, int pad);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  Parameter& weight() { return *weight_; }
+  int stride() const { return stride_; }
+
+ protected:
+  void reset_own(uint64_t seed, uint64_t& stream) override;
+
+ private:
+  Parameter* weight_;
+  int stride_, pad_;
+};
+
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int channels, bool fused_relu = false, float momentum = 0.1f, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return fused_relu_ ? "BatchNorm2d+ReLU" : "BatchNorm2d"; }
+
+ protected:
+  void reset_own(uint64_t seed, uint64_t& stream) override;
+
+ private:
+  Parameter *gamma_, *beta_;
+  Buffer *running_mean_, *running_var_;
+  bool fused_relu_;
+  float momentum_, eps_;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ops::relu(x); }
+  std::string type_name() const override { return "ReLU"; }
+};
+
+class Linear : public Module {
+ public:
+  // kind: ParamKind::Classifier for the output layer, ParamKind::Linear otherwise.
+  Linear(int in_features, int out_features, bool bias = true, ParamKind kind = ParamKind::Classifier);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Linear"; }
+  Parameter& weight() { return *weight_; }
+
+ protected:
+  void reset_own(uint64_t seed, uint64_t& stream) override;
+
+ private:
+  Parameter* weight_;
+  Parameter* bias_ = nullptr;
+};
+
+class MaxPool2d : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ops::max_pool2x2(x); }
+  std::string type_name() const override { return "MaxPool2d(2)"; }
+};
+
+class GlobalAvgPool : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ops::global_avg_pool(x); }
+  std::string type_name() const override { return "GlobalAvgPool"; }
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ops::flatten(x); }
+  std::string type_name() const override { return "Flatten"; }
+};
+
+class Sequential : public Module {
+ public:
+  // Children are named "0", "1", ... as in torch.nn.Sequential.
+  template <class M>
+  M& add(std::shared_ptr<M> m) {
+    modules_.push_back(m);
+    return add_child(std::to_string(modules_.size() - 1), std::move(m));
+  }
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  size_t size() const { return modules_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<Module>> modules_;
+};
+
+// conv -> BN (+ fused ReLU). The conv weight is scale-invariant: BN follows it.
+class ConvBn : public Module {
+ public:
+  ConvBn(int in_channels, int out_channels, int kernel, int stride, bool relu);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ConvBn"; }
+
+ private:
+  Conv2d* conv_;
+  BatchNorm2d* bn_;
+};
+
+// ResNet v1 basic block: conv3x3 -> BN -> ReLU -> conv3x3 -> BN, plus the shortcut (identity, or a
+// 1x1 conv + BN where the shape changes), then ReLU. With shortcut = false the residual add is
+// dropped ("No Short"), and so is the projection.
+class ResidualBlock : public Module {
+ public:
+  ResidualBlock(int in_channels, int out_channels, int stride, bool shortcut);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return shortcut_ ? "ResidualBlock" : "ResidualBlock(no shortcut)"; }
+
+ private:
+  Conv2d *conv1_, *conv2_;
+  BatchNorm2d* bn1_;
+  BatchNorm2d* bn2_;
+  ConvBn* projection_ = nullptr;
+  bool shortcut_;
+};
+
+}  // namespace elr

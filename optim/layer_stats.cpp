@@ -1,0 +1,70 @@
+#include "optim/layer_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace elr {
+
+double LayerStats::e() const { return w2 > 0 ? std::sqrt(g2 / w2) : 0.0; }
+double LayerStats::elr() const { return lr * e(); }
+double LayerStats::elr_classic() const { return w2 > 0 ? lr / w2 : 0.0; }
+double LayerStats::rel_update() const { return w2 > 0 ? std::sqrt(dw2 / w2) : 0.0; }
+double LayerStats::cosine() const { return (w2 > 0 && g2 > 0) ? gw / std::sqrt(w2 * g2) : 0.0; }
+
+SpreadStats summarize_spread(const std::vector<LayerStats>& layers) {
+  SpreadStats s;
+  std::vector<double> elrs, es;
+  for (const LayerStats& l : layers) {
+    if (!l.scale_invariant) continue;
+    const double elr = l.elr();
+    if (elr > 0 && std::isfinite(elr)) {
+      elrs.push_back(elr);
+      es.push_back(l.e());
+    } else {
+      ++s.zero_layers;
+    }
+  }
+  s.layers = static_cast<int>(elrs.size());
+  if (elrs.empty()) return s;
+  auto [mn, mx] = std::minmax_element(elrs.begin(), elrs.end());
+  s.elr_min = *mn;
+  s.elr_max = *mx;
+  s.spread = *mx / *mn;
+  s.first_last = elrs.front() / elrs.back();
+  double mean = 0;
+  for (double v : elrs) mean += std::log10(v);
+  mean /= elrs.size();
+  double var = 0;
+  for (double v : elrs) var += (std::log10(v) - mean) * (std::log10(v) - mean);
+  s.log10_std = std::sqrt(var / elrs.size());
+  auto [emn, emx] = std::minmax_element(es.begin(), es.end());
+  s.e_min = *emn;
+  s.e_max = *emx;
+  s.critical_lr = 1.0 / std::sqrt(s.e_min * s.e_max);
+  return s;
+}
+
+std::vector<LayerStats> measure_layers(const std::vector<Parameter*>& params, const std::vector<Tensor>& momentum) {
+  std::vector<LayerStats> out(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Parameter& p = *params[i];
+    ELR_CHECK(p.value.has_grad(), "layer statistics: parameter '{}' has no gradient (was backward run?)", p.name);
+    LayerStats& l = out[i];
+    l.name = p.name;
+    l.kind = p.kind;
+    l.scale_invariant = p.scale_invariant;
+    l.numel = p.value.numel();
+    const float* v = (i < momentum.size() && momentum[i].defined()) ? momentum[i].data() : nullptr;
+    kernels::TensorStats t = kernels::tensor_stats_cpu(l.numel, p.value.data(), p.value.grad().data(), v);
+    l.w2 = t.w2;
+    l.g2 = t.g2;
+    l.gw = t.gw;
+    l.v2 = t.v2;
+  }
+  return out;
+}
+
+}  // namespace elr

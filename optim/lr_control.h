@@ -1,0 +1,48 @@
+// Learning-rate control: a global schedule (constant, step, cosine, with linear warm-up) and a
+// controller that turns it into per-layer learning rates from this step's statistics
+// (docs/metrics.md describes each).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "optim/layer_stats.h"
+
+namespace elr {
+
+struct ScheduleConfig {
+  std::string kind = "constant";          // constant | step | cosine
+  double lr = 0.1;                        // base learning rate
+  int64_t total_steps = 1;                // for cosine and step milestones
+  std::vector<double> milestones = {0.5, 0.75};  // step: fractions of total_steps, x gamma at each
+  double gamma = 0.1;
+  int64_t warmup_steps = 0;               // linear warm-up from lr/warmup to lr
+};
+double scheduled_lr(const ScheduleConfig& c, int64_t step);
+
+enum class LrControl { None, CriticalWarmup, UniformElr, Lars };
+LrControl parse_lr_control(const std::string& name);  // none | critical-warmup | uniform-elr | lars
+const char* lr_control_name(LrControl c);
+
+struct LrControlConfig {
+  LrControl kind = LrControl::None;
+  double target_elr = 0;        // uniform-elr: 0 = lr x the median layer's e at step 0 (frozen)
+  double lars_trust = 0.001;    // lars: trust coefficient
+};
+
+class LrController {
+ public:
+  LrController(ScheduleConfig schedule, LrControlConfig control);
+  // Writes every layer's lr into `layers` (from this step's statistics) and returns the global lr
+  // (the schedule's target, capped by the critical LR under critical-warmup).
+  double decide(int64_t step, std::vector<LayerStats>& layers);
+  double reference_elr() const { return reference_elr_; }
+  void set_reference_elr(double v) { reference_elr_ = v; }  // restored on resume
+
+ private:
+  ScheduleConfig schedule_;
+  LrControlConfig control_;
+  double reference_elr_ = 0;  // uniform-elr target at schedule factor 1
+};
+
+}  // namespace elr

@@ -1,0 +1,36 @@
+#include "optim/sgd.h"
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace elr {
+
+Sgd::Sgd(std::vector<Parameter*> params, SgdConfig config)
+    : params_(std::move(params)), momentum_(params_.size()), config_(config) {
+  ELR_CHECK(config.momentum >= 0 && config.momentum < 1, "SGD: momentum {} outside [0, 1)", config.momentum);
+  ELR_CHECK(!config.nesterov || config.momentum > 0, "SGD: nesterov needs a momentum > 0");
+}
+
+std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr) {
+  autograd::NoGradGuard no_grad;
+  std::vector<LayerStats> layers = measure_layers(params_, momentum_);
+  global_lr = controller.decide(steps_, layers);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    kernels::SgdParams sp;
+    sp.lr = static_cast<float>(layers[i].lr);
+    sp.momentum = static_cast<float>(config_.momentum);
+    sp.weight_decay = static_cast<float>(config_.weight_decay);
+    sp.nesterov = config_.nesterov;
+    sp.first_step = !momentum_[i].defined();
+    if (config_.momentum > 0 && !momentum_[i].defined()) momentum_[i] = Tensor::empty(p.value.shape());
+    layers[i].dw2 = kernels::sgd_update_cpu(p.value.numel(), sp, p.value.data(), p.value.grad().data(),
+                                            config_.momentum > 0 ? momentum_[i].data() : nullptr);
+    p.value.reset_grad();
+  }
+  ++steps_;
+  return layers;
+}
+
+}  // namespace elr

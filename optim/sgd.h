@@ -1,0 +1,38 @@
+// SGD with momentum, nesterov and weight decay (torch.optim.SGD conventions), per-layer learning
+// rates, and the layer statistics taken before each update.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "layers/module.h"
+#include "optim/layer_stats.h"
+#include "optim/lr_control.h"
+
+namespace elr {
+
+struct SgdConfig {
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+class Sgd {
+ public:
+  Sgd(std::vector<Parameter*> params, SgdConfig config);
+  // Measures every layer, lets `controller` choose the per-layer learning rates, applies the update
+  // (recording |dW|^2 per layer) and clears the gradients. Returns the step's statistics; `global_lr`
+  // receives the controller's global lr.
+  std::vector<LayerStats> step(LrController& controller, double& global_lr);
+  int64_t steps_taken() const { return steps_; }
+  const std::vector<Parameter*>& params() const { return params_; }
+  std::vector<Tensor>& momentum_buffers() { return momentum_; }
+  void set_steps_taken(int64_t s) { steps_ = s; }
+
+ private:
+  std::vector<Parameter*> params_;
+  std::vector<Tensor> momentum_;  // undefined until the first step (PyTorch: v0 = g0)
+  SgdConfig config_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace elr
