@@ -75,8 +75,9 @@ void Tape::backward(const Tensor& loss) {
     for (const Tensor& o : node.outputs) has_any = has_any || o.has_grad();
     if (!has_any) continue;
     if (!node.backward) {
+      const std::string message = fmt::format("autograd: op '{}' has no backward, but a gradient reached it", node.op);
       nodes_.clear();
-      throw Error(fmt::format("autograd: op '{}' has no backward, but a gradient reached it", node.op));
+      throw Error(message);
     }
     node.backward(node);
     for (Tensor& o : node.outputs) o.reset_grad();  // intermediates: free as soon as used

@@ -202,13 +202,17 @@ Tensor global_avg_pool(const Tensor& x) {
   return y;
 }
 
-Tensor flatten(const Tensor& x) {
-  ELR_CHECK(x.ndim() >= 1, "flatten: input {} has no batch dimension", x.str());
-  Tensor y = x.reshape({x.dim(0), x.numel() / std::max<int64_t>(x.dim(0), 1)});
-  tape().record("flatten", {x}, {y}, [](Node& node) {
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  Tensor y = x.reshape(shape);
+  tape().record("reshape", {x}, {y}, [](Node& node) {
     node.accumulate(0, node.output_grad(0).reshape(node.inputs[0].shape()));
   });
   return y;
+}
+
+Tensor flatten(const Tensor& x) {
+  ELR_CHECK(x.ndim() >= 1, "flatten: input {} has no batch dimension", x.str());
+  return reshape(x, {x.dim(0), x.numel() / std::max<int64_t>(x.dim(0), 1)});
 }
 
 LossResult cross_entropy(const Tensor& logits, const Tensor& labels) {

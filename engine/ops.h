@@ -26,6 +26,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);  // x [n, in],
 Tensor max_pool2x2(const Tensor& x);
 Tensor global_avg_pool(const Tensor& x);  // [n, c, h, w] -> [n, c]
 Tensor flatten(const Tensor& x);          // [n, ...] -> [n, prod(...)]
+Tensor reshape(const Tensor& x, const Shape& shape);  // same numel, shares storage
 
 struct LossResult {
   Tensor loss;          // [1], mean over the batch

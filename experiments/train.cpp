@@ -152,7 +152,7 @@ void validate_train_config(const TrainConfig& c) {
   if (!d.is_cpu()) throw UserError(fmt::format("--device: '{}' is not available in this build (use cpu)", c.device));
 }
 
-TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
+TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
   validate_train_config(cfg);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   TrainResult result;
@@ -214,6 +214,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
     ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
     const double loss_value = loss.loss.data()[0];
     autograd::tape().backward(loss.loss);
+    if (pre_update) pre_update(step, plist);
     double global_lr = 0;
     std::vector<LayerStats> layers = sgd.step(controller, global_lr);
     const SpreadStats spread = summarize_spread(layers);
@@ -222,7 +223,8 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
     const double batch_acc = static_cast<double>(loss.correct) / batch.labels.numel();
     if (hook) hook(step, loss_value, layers);
 
-    std::string bad = std::isfinite(loss_value) ? first_nonfinite_layer(layers) : std::string("the loss");
+    std::string bad = first_nonfinite_layer(layers);
+    if (bad.empty() && !std::isfinite(loss_value)) bad = "the loss";
     if (!bad.empty() && !result.diverged) {
       result.diverged = true;
       result.diverged_step = step;

@@ -50,7 +50,7 @@ struct TrainResult {
   std::string run_dir;
   int64_t steps = 0;
   double final_loss = 0;
-  double train_accuracy = 0;   // over the last logged window
+  double train_accuracy = 0;   // mean batch accuracy over the run
   double test_accuracy = -1;   // -1 when not evaluated
   bool diverged = false;
   int64_t diverged_step = -1;
@@ -62,6 +62,9 @@ struct TrainResult {
 // Called after every step with that step's statistics (before they are written).
 using StepHook = std::function<void(int64_t step, double loss, const std::vector<LayerStats>& layers)>;
 
-TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr);
+// Called after the backward and before the update, with the parameters (values and .grad()).
+using PreUpdateHook = std::function<void(int64_t step, const std::vector<Parameter*>& params)>;
+
+TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr, const PreUpdateHook& pre_update = nullptr);
 
 }  // namespace elr

@@ -1,0 +1,173 @@
+// `elrscope train` end to end on the synthetic set: the run directory's files, layers.csv against
+// statistics recomputed independently from the tensors, and determinism.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "experiments/run_files.h"
+#include "experiments/train.h"
+
+using namespace elr;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  std::string d = std::string("/tmp/elr_test_") + name + "_" + std::to_string(::getpid());
+  std::system(("rm -rf '" + d + "'").c_str());
+  return d;
+}
+
+TrainConfig tiny_config(const std::string& out) {
+  TrainConfig c;
+  c.model.name = "plain";
+  c.model.depth = 4;
+  c.model.width = 6;
+  c.dataset = "synthetic";
+  c.synthetic_size = 64;
+  c.batch = 16;
+  c.steps = 5;
+  c.lr = 0.2;
+  c.momentum = 0.9;
+  c.out = out;
+  c.progress = false;
+  return c;
+}
+
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string f; std::getline(hs, f, ',');) header.push_back(f);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    std::stringstream ls(line);
+    std::map<std::string, std::string> row;
+    size_t i = 0;
+    for (std::string f; i < header.size(); ++i) {
+      std::getline(ls, f, ',');
+      row[header[i]] = f;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[train]") {
+  const std::string dir = temp_dir("layers");
+  TrainConfig c = tiny_config(dir);
+  // Saved before every update: |W|^2 and |g|^2 per parameter, from plain loops here.
+  std::map<std::pair<int64_t, std::string>, std::pair<double, double>> saved;
+  std::map<std::string, bool> si;
+  train(c, nullptr, [&](int64_t step, const std::vector<Parameter*>& params) {
+    for (const Parameter* p : params) {
+      double w2 = 0, g2 = 0;
+      const float* w = p->value.data();
+      const float* g = p->value.grad().data();
+      for (int64_t i = 0; i < p->value.numel(); ++i) {
+        w2 += static_cast<double>(w[i]) * w[i];
+        g2 += static_cast<double>(g[i]) * g[i];
+      }
+      saved[{step, p->name}] = {w2, g2};
+      si[p->name] = p->scale_invariant;
+    }
+  });
+  auto rows = read_csv(dir + "/layers.csv");
+  REQUIRE(rows.size() == saved.size());
+  std::map<int64_t, std::pair<double, double>> elr_range;  // step -> (min, max) over SI layers
+  int si_rows = 0;
+  for (auto& row : rows) {
+    const int64_t step = std::stoll(row["step"]);
+    const auto& [w2, g2] = saved.at({step, row["name"]});
+    INFO(row["name"] << " at step " << step);
+    CHECK(std::stod(row["w2"]) == Approx(w2).epsilon(1e-9));
+    CHECK(std::stod(row["g2"]) == Approx(g2).epsilon(1e-9));
+    CHECK((row["scale_invariant"] == "1") == si[row["name"]]);
+    if (row["scale_invariant"] == "1") {
+      ++si_rows;
+      const double lr = std::stod(row["lr"]);
+      const double elr = lr * std::sqrt(g2 / w2);
+      CHECK(std::stod(row["elr"]) == Approx(elr).epsilon(1e-9));
+      CHECK(std::stod(row["elr_classic"]) == Approx(lr / w2).epsilon(1e-9));
+      const double cosine = std::stod(row["gw"]) / std::sqrt(w2 * g2);
+      CHECK(std::abs(cosine) < 1e-4);
+      auto it = elr_range.find(step);
+      if (it == elr_range.end()) elr_range[step] = {elr, elr};
+      else it->second = {std::min(it->second.first, elr), std::max(it->second.second, elr)};
+    }
+  }
+  CHECK(si_rows == 4 * 5);
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line); ++lines) {
+    auto j = nlohmann::json::parse(line);
+    const auto& [mn, mx] = elr_range.at(j["step"].get<int64_t>());
+    CHECK(j["spread"].get<double>() == Approx(mx / mn).epsilon(1e-9));
+  }
+  CHECK(lines == 5);
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["steps"] == 5);
+  CHECK(summary["test_accuracy"].is_number());
+  auto config = read_json(dir + "/config.json");
+  CHECK(config["model"] == "plain");
+  CHECK(config["parameters"].size() == saved.size() / 5);
+}
+
+TEST_CASE("train: the same seed gives byte-identical outputs, another seed does not", "[train][determinism]") {
+  const std::string a = temp_dir("det_a"), b = temp_dir("det_b"), d = temp_dir("det_c");
+  TrainConfig c = tiny_config(a);
+  train(c);
+  c.out = b;
+  train(c);
+  CHECK(slurp(a + "/layers.csv") == slurp(b + "/layers.csv"));
+  c.out = d;
+  c.seed = 1;
+  train(c);
+  CHECK(slurp(a + "/layers.csv") != slurp(d + "/layers.csv"));
+}
+
+TEST_CASE("train: a tiny net learns the synthetic set", "[train]") {
+  TrainConfig c = tiny_config(temp_dir("learn"));
+  c.steps = 60;
+  c.synthetic_size = 512;
+  c.lr = 0.1;
+  std::vector<double> losses;
+  TrainResult r = train(c, [&](int64_t, double loss, const std::vector<LayerStats>&) { losses.push_back(loss); });
+  REQUIRE(losses.size() == 60);
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) {
+    first += losses[i];
+    last += losses[50 + i];
+  }
+  CHECK(last < 0.6 * first);
+  CHECK(r.test_accuracy > 0.5);
+}
+
+TEST_CASE("train: divergence stops the run and is recorded", "[train][divergence]") {
+  TrainConfig c = tiny_config(temp_dir("diverge"));
+  c.lr = 1e30;
+  c.steps = 20;
+  TrainResult r = train(c);
+  CHECK(r.diverged);
+  CHECK(r.steps == r.diverged_step + 1);
+  CHECK(r.steps < 20);
+  auto summary = read_json(c.out + "/summary.json");
+  CHECK(summary["diverged"] == true);
+  CHECK(summary["divergence"].get<std::string>().find("step") != std::string::npos);
+}
