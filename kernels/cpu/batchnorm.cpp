@@ -1,0 +1,133 @@
+// BatchNorm2d on the CPU with PyTorch semantics and an optional fused ReLU.
+// x is viewed as [n, c, hw]; element (i, ch, j) lives at (i * c + ch) * hw + j.
+// Channels are spread over OpenMP threads; each channel's sums run in one thread in a fixed order,
+// so results do not depend on the number of threads. Sums accumulate in double for float data too.
+#include <cmath>
+#include <cstdint>
+
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace elr::kernels {
+namespace {
+
+// Below this many elements the thread start-up costs more than the work.
+constexpr int64_t kParallelMinElements = 1 << 14;
+
+void check_shape(const char* op, const BatchNormShape& sh) {
+  ELR_CHECK(sh.n > 0 && sh.c > 0 && sh.hw > 0, "{}: shape [n={}, c={}, hw={}] must be positive", op, sh.n, sh.c,
+            sh.hw);
+}
+
+// Calls f(flat_index) for every element of channel ch, in a fixed order.
+template <class F>
+inline void for_each_in_channel(const BatchNormShape& sh, int ch, F&& f) {
+  const int64_t sample_stride = int64_t(sh.c) * sh.hw;
+  for (int i = 0; i < sh.n; ++i) {
+    const int64_t base = i * sample_stride + int64_t(ch) * sh.hw;
+    for (int j = 0; j < sh.hw; ++j) f(base + j);
+  }
+}
+
+inline double relu_if(bool relu, double v) { return (relu && v < 0) ? 0.0 : v; }  // NaN passes through
+
+}  // namespace
+
+template <class T>
+void batchnorm_forward_train_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* gamma,
+                                 const T* beta, T* y, T* save_mean, T* save_invstd, T* running_mean,
+                                 T* running_var) {
+  check_shape("batchnorm_forward_train", sh);
+  const int64_t count = int64_t(sh.n) * sh.hw;  // values per channel
+  ELR_CHECK(count > 1,
+            "batchnorm: training needs more than one value per channel to compute a batch variance "
+            "(input [n={}, c={}, hw={}] has n*h*w = {}); use a larger batch or eval mode",
+            sh.n, sh.c, sh.hw, count);
+  const double momentum = p.momentum, eps = p.eps;
+  const int64_t total = count * sh.c;
+#pragma omp parallel for schedule(static) if (total >= kParallelMinElements)
+  for (int ch = 0; ch < sh.c; ++ch) {
+    // Two passes (mean, then squared deviations): no cancellation when |mean| >> std.
+    double sum = 0;
+    for_each_in_channel(sh, ch, [&](int64_t k) { sum += double(x[k]); });
+    const double mean = sum / double(count);
+    double squares = 0;
+    for_each_in_channel(sh, ch, [&](int64_t k) {
+      const double d = double(x[k]) - mean;
+      squares += d * d;
+    });
+    const double var_biased = squares / double(count);
+    const double invstd = 1.0 / std::sqrt(var_biased + eps);
+    const double scale = double(gamma[ch]) * invstd, shift = double(beta[ch]);
+    for_each_in_channel(sh, ch, [&](int64_t k) { y[k] = T(relu_if(p.relu, (double(x[k]) - mean) * scale + shift)); });
+
+    save_mean[ch] = T(mean);
+    save_invstd[ch] = T(invstd);
+    if (running_mean) running_mean[ch] = T((1.0 - momentum) * double(running_mean[ch]) + momentum * mean);
+    if (running_var) {
+      const double var_unbiased = squares / double(count - 1);
+      running_var[ch] = T((1.0 - momentum) * double(running_var[ch]) + momentum * var_unbiased);
+    }
+  }
+}
+
+template <class T>
+void batchnorm_forward_eval_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* gamma,
+                                const T* beta, const T* running_mean, const T* running_var, T* y) {
+  check_shape("batchnorm_forward_eval", sh);
+  const double eps = p.eps;
+  const int64_t total = int64_t(sh.n) * sh.c * sh.hw;
+#pragma omp parallel for schedule(static) if (total >= kParallelMinElements)
+  for (int ch = 0; ch < sh.c; ++ch) {
+    const double mean = double(running_mean[ch]);
+    const double scale = double(gamma[ch]) / std::sqrt(double(running_var[ch]) + eps);
+    const double shift = double(beta[ch]);
+    for_each_in_channel(sh, ch, [&](int64_t k) { y[k] = T(relu_if(p.relu, (double(x[k]) - mean) * scale + shift)); });
+  }
+}
+
+// With g = dy masked by the ReLU (y > 0) and xhat = (x - mean) * invstd, per channel over N values:
+//   dbeta = sum(g), dgamma = sum(g * xhat), dx = gamma * invstd / N * (N * g - dbeta - xhat * dgamma).
+// The last two terms are the gradients through the batch mean and variance.
+// dgamma / dbeta may be null when the caller does not need them.
+template <class T>
+void batchnorm_backward_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* y,
+                            const T* dy, const T* gamma, const T* save_mean, const T* save_invstd, T* dx,
+                            T* dgamma, T* dbeta) {
+  check_shape("batchnorm_backward", sh);
+  const int64_t count = int64_t(sh.n) * sh.hw;
+  const double n_values = double(count);
+  const bool relu = p.relu;
+  auto masked_dy = [&](int64_t k) { return (relu && !(y[k] > 0)) ? 0.0 : double(dy[k]); };
+#pragma omp parallel for schedule(static) if (count * sh.c >= kParallelMinElements)
+  for (int ch = 0; ch < sh.c; ++ch) {
+    const double mean = double(save_mean[ch]), invstd = double(save_invstd[ch]);
+    double sum_g = 0, sum_g_xc = 0;  // sum(g), sum(g * (x - mean))
+    for_each_in_channel(sh, ch, [&](int64_t k) {
+      const double g = masked_dy(k);
+      sum_g += g;
+      sum_g_xc += g * (double(x[k]) - mean);
+    });
+    const double grad_beta = sum_g, grad_gamma = sum_g_xc * invstd;
+    const double factor = double(gamma[ch]) * invstd / n_values;
+    for_each_in_channel(sh, ch, [&](int64_t k) {
+      const double xhat = (double(x[k]) - mean) * invstd;
+      dx[k] = T(factor * (n_values * masked_dy(k) - grad_beta - xhat * grad_gamma));
+    });
+    if (dgamma) dgamma[ch] = T(grad_gamma);
+    if (dbeta) dbeta[ch] = T(grad_beta);
+  }
+}
+
+#define ELR_INSTANTIATE_BATCHNORM(T)                                                                          \
+  template void batchnorm_forward_train_cpu<T>(const BatchNormShape&, const BatchNormParams&, const T*,       \
+                                               const T*, const T*, T*, T*, T*, T*, T*);                       \
+  template void batchnorm_forward_eval_cpu<T>(const BatchNormShape&, const BatchNormParams&, const T*,        \
+                                              const T*, const T*, const T*, const T*, T*);                    \
+  template void batchnorm_backward_cpu<T>(const BatchNormShape&, const BatchNormParams&, const T*, const T*,  \
+                                          const T*, const T*, const T*, const T*, T*, T*, T*);
+ELR_INSTANTIATE_BATCHNORM(float)
+ELR_INSTANTIATE_BATCHNORM(double)
+#undef ELR_INSTANTIATE_BATCHNORM
+
+}  // namespace elr::kernels

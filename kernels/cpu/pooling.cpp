@@ -1,0 +1,104 @@
+// 2x2 stride-2 max-pool and global average pool on the CPU, one (n, c) plane per OpenMP iteration.
+// Every output depends on one plane only, so results do not depend on the number of threads.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace elr::kernels {
+namespace {
+
+// Below this many input elements the thread start-up costs more than the work.
+constexpr int64_t kParallelMinElements = 1 << 15;
+
+void check_shape(const char* op, const PoolShape& sh) {
+  ELR_CHECK(sh.n > 0 && sh.c > 0 && sh.h > 0 && sh.w > 0, "{}: shape [n={}, c={}, h={}, w={}] must be positive",
+            op, sh.n, sh.c, sh.h, sh.w);
+}
+
+inline int64_t numel(const PoolShape& sh) { return int64_t(sh.n) * sh.c * sh.h * sh.w; }
+
+}  // namespace
+
+template <class T>
+void maxpool2x2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
+  check_shape("maxpool2x2_forward", sh);
+  ELR_CHECK(numel(sh) <= std::numeric_limits<int32_t>::max(),
+            "maxpool2x2_forward: input [n={}, c={}, h={}, w={}] is too large for int32 arg-max indices", sh.n, sh.c,
+            sh.h, sh.w);
+  const int oh = sh.h / 2, ow = sh.w / 2;
+  const int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
+  for (int plane = 0; plane < planes; ++plane) {
+    const int64_t in_base = int64_t(plane) * sh.h * sh.w;
+    const int64_t out_base = int64_t(plane) * oh * ow;
+    for (int i = 0; i < oh; ++i) {
+      for (int j = 0; j < ow; ++j) {
+        // Window in row-major order; strict > keeps the first maximum on ties. A NaN wins (and
+        // propagates), as in PyTorch.
+        int64_t best = in_base + int64_t(2 * i) * sh.w + 2 * j;
+        const int64_t window[3] = {best + 1, best + sh.w, best + sh.w + 1};
+        for (int64_t k : window) {
+          if (x[k] > x[best] || (std::isnan(double(x[k])) && !std::isnan(double(x[best])))) best = k;
+        }
+        const int64_t o = out_base + int64_t(i) * ow + j;
+        y[o] = x[best];
+        argmax[o] = int32_t(best);
+      }
+    }
+  }
+}
+
+template <class T>
+void maxpool2x2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx) {
+  check_shape("maxpool2x2_backward", sh);
+  const int64_t plane_in = int64_t(sh.h) * sh.w, plane_out = int64_t(sh.h / 2) * (sh.w / 2);
+  const int planes = sh.n * sh.c;
+  // Windows do not overlap and every arg-max lies in its output's plane: planes never race.
+#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
+  for (int plane = 0; plane < planes; ++plane) {
+    T* dx_plane = dx + plane * plane_in;
+    for (int64_t k = 0; k < plane_in; ++k) dx_plane[k] = T(0);
+    for (int64_t o = plane * plane_out; o < (plane + 1) * plane_out; ++o) dx[argmax[o]] += dy[o];
+  }
+}
+
+template <class T>
+void global_avgpool_forward_cpu(const PoolShape& sh, const T* x, T* y) {
+  check_shape("global_avgpool_forward", sh);
+  const int64_t hw = int64_t(sh.h) * sh.w;
+  const int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
+  for (int plane = 0; plane < planes; ++plane) {
+    const T* xp = x + plane * hw;
+    double sum = 0;
+    for (int64_t k = 0; k < hw; ++k) sum += double(xp[k]);
+    y[plane] = T(sum / double(hw));
+  }
+}
+
+template <class T>
+void global_avgpool_backward_cpu(const PoolShape& sh, const T* dy, T* dx) {
+  check_shape("global_avgpool_backward", sh);
+  const int64_t hw = int64_t(sh.h) * sh.w;
+  const int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
+  for (int plane = 0; plane < planes; ++plane) {
+    const T g = T(double(dy[plane]) / double(hw));
+    T* dxp = dx + plane * hw;
+    for (int64_t k = 0; k < hw; ++k) dxp[k] = g;
+  }
+}
+
+#define ELR_INSTANTIATE_POOLING(T)                                                                \
+  template void maxpool2x2_forward_cpu<T>(const PoolShape&, const T*, T*, int32_t*);              \
+  template void maxpool2x2_backward_cpu<T>(const PoolShape&, const int32_t*, const T*, T*);       \
+  template void global_avgpool_forward_cpu<T>(const PoolShape&, const T*, T*);                    \
+  template void global_avgpool_backward_cpu<T>(const PoolShape&, const T*, T*);
+ELR_INSTANTIATE_POOLING(float)
+ELR_INSTANTIATE_POOLING(double)
+#undef ELR_INSTANTIATE_POOLING
+
+}  // namespace elr::kernels
