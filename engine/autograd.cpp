@@ -80,6 +80,7 @@ void Tape::backward(const Tensor& loss) {
       throw Error(message);
     }
     node.backward(node);
+    if (observer_) observer_(node);
     for (Tensor& o : node.outputs) o.reset_grad();  // intermediates: free as soon as used
   }
   nodes_.clear();

@@ -38,9 +38,15 @@ class Tape {
   void backward(const Tensor& loss);
   void clear() { nodes_.clear(); }
   size_t size() const { return nodes_.size(); }
+  // Called after each node's backward, while its output gradients are still alive: the gradient
+  // that arrived (node.output_grad(i)) and the inputs' accumulated gradients (inputs[i].grad())
+  // can be read, e.g. to measure how much a BN backward amplifies the gradient norm.
+  using Observer = std::function<void(const Node&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
 
  private:
   std::vector<std::unique_ptr<Node>> nodes_;
+  Observer observer_;
 };
 
 Tape& tape();  // the tape of this thread

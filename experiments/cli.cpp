@@ -2,11 +2,11 @@
 
 #include <cstdio>
 #include <exception>
-
-#include <CLI/CLI.hpp>
+#include <vector>
 
 #include "engine/error.h"
 #include "experiments/cli_train.h"
+#include "experiments/commands.h"
 
 namespace elr {
 
@@ -15,9 +15,9 @@ int run_cli(int argc, char** argv) {
                "With no command, runs the default experiment: plain-10 on Fashion-MNIST, batch 128, one epoch, "
                "SGD lr 0.1 momentum 0.9."};
   app.require_subcommand(0, 1);
-  TrainConfig train_cfg;
-  CLI::App* train_cmd = app.add_subcommand("train", "train a BN network and log every layer's ELR");
-  add_train_options(*train_cmd, train_cfg);
+  std::vector<Command> commands;
+  // One line per subcommand.
+  commands.push_back(register_train_command(app));
 
   try {
     app.parse(argc, argv);
@@ -25,11 +25,9 @@ int run_cli(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (app.get_subcommands().empty() || train_cmd->parsed()) {
-      TrainResult r = train(train_cfg);
-      print_train_result(train_cfg, r);
-      return r.diverged && train_cfg.on_divergence == "stop" ? 3 : 0;
-    }
+    for (const Command& c : commands)
+      if (c.app->parsed()) return c.run();
+    return run_train_command(TrainConfig{});
   } catch (const UserError& e) {
     std::fprintf(stderr, "elrscope: error: %s\n", e.what());
     return 2;
@@ -37,7 +35,6 @@ int run_cli(int argc, char** argv) {
     std::fprintf(stderr, "elrscope: internal error: %s\n", e.what());
     return 1;
   }
-  return 0;
 }
 
 }  // namespace elr

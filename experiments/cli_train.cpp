@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "experiments/commands.h"
+
 namespace elr {
 
 void add_train_options(CLI::App& app, TrainConfig& c) {
@@ -58,6 +60,19 @@ void print_train_result(const TrainConfig& cfg, const TrainResult& r) {
               static_cast<long long>(r.steps), r.seconds, r.steps_per_second, r.final_loss, r.train_accuracy);
   if (r.diverged) std::printf("diverged: %s\n", r.divergence.c_str());
   if (r.test_accuracy >= 0) std::printf("test accuracy: %.4f\n", r.test_accuracy);
+}
+
+int run_train_command(const TrainConfig& cfg) {
+  TrainResult r = train(cfg);
+  print_train_result(cfg, r);
+  return r.diverged && cfg.on_divergence == "stop" ? 3 : 0;
+}
+
+Command register_train_command(CLI::App& parent) {
+  auto cfg = std::make_shared<TrainConfig>();
+  CLI::App* app = parent.add_subcommand("train", "train a BN network and log every layer's ELR every step");
+  add_train_options(*app, *cfg);
+  return {app, [cfg] { return run_train_command(*cfg); }};
 }
 
 }  // namespace elr

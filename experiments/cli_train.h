@@ -10,5 +10,7 @@ namespace elr {
 void add_train_options(CLI::App& app, TrainConfig& cfg);
 // Prints the one-paragraph summary of a finished run to stdout.
 void print_train_result(const TrainConfig& cfg, const TrainResult& r);
+// The default experiment (also what `elrscope` runs with no command).
+int run_train_command(const TrainConfig& cfg);
 
 }  // namespace elr

@@ -1,0 +1,22 @@
+// Each `elrscope` subcommand lives in its own cli_<name>.cpp: it adds its options to the parent
+// app and returns what to run when it is chosen (an exit code: 0 ok, 2 bad input, 3 diverged).
+#pragma once
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace elr {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command register_train_command(CLI::App& parent);    // cli_train.cpp
+Command register_explode_command(CLI::App& parent);  // cli_explode.cpp
+Command register_ode_command(CLI::App& parent);      // cli_ode.cpp
+Command register_sweep_command(CLI::App& parent);    // cli_sweep.cpp
+Command register_report_command(CLI::App& parent);   // cli_report.cpp
+Command register_bench_command(CLI::App& parent);    // cli_bench.cpp
+
+}  // namespace elr
