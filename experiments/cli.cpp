@@ -18,6 +18,10 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands;
   // One line per subcommand.
   commands.push_back(register_train_command(app));
+  commands.push_back(register_sweep_command(app));
+  commands.push_back(register_report_command(app));
+  commands.push_back(register_explode_command(app));
+  commands.push_back(register_ode_command(app));
 
   try {
     app.parse(argc, argv);

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "engine/error.h"
 #include "experiments/commands.h"
+#include "experiments/run_files.h"
 
 namespace elr {
 
@@ -44,6 +46,9 @@ void add_train_options(CLI::App& app, TrainConfig& c) {
   app.add_option("--augment", c.augment, "crop and flip: 1 on, 0 off, -1 on for CIFAR only")->capture_default_str();
   app.add_option("--on-divergence", c.on_divergence, "stop | continue when a loss or norm is not finite")
       ->capture_default_str();
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "write RUN/checkpoint.safetensors every N steps (always at the end)")
+      ->capture_default_str();
   app.add_flag("!--no-eval", c.evaluate, "skip the test-set evaluation");
   app.add_flag("!--quiet", c.progress, "no progress line");
   app.footer(
@@ -51,7 +56,9 @@ void add_train_options(CLI::App& app, TrainConfig& c) {
       "  RUN/config.json    every setting, the model's parameters with their kinds, git revision\n"
       "  RUN/metrics.jsonl  one line per logged step: loss, batch accuracy, lr, ELR spread statistics\n"
       "  RUN/layers.csv     one row per logged step and parameter tensor: |W|^2 |g|^2 <g,W> |v|^2 |dW|^2 lr ELR\n"
-      "  RUN/summary.json   steps, final loss, test accuracy, divergence, time");
+      "  RUN/summary.json   steps, final loss, test accuracy, divergence, time\n"
+      "  RUN/checkpoint.safetensors  weights, BN statistics, momentum buffers and training state\n"
+      "Exit codes: 0 done, 2 bad input, 3 diverged (with --on-divergence stop), 1 internal error.");
 }
 
 void print_train_result(const TrainConfig& cfg, const TrainResult& r) {
@@ -70,9 +77,30 @@ int run_train_command(const TrainConfig& cfg) {
 
 Command register_train_command(CLI::App& parent) {
   auto cfg = std::make_shared<TrainConfig>();
+  auto resume_dir = std::make_shared<std::string>();
   CLI::App* app = parent.add_subcommand("train", "train a BN network and log every layer's ELR every step");
   add_train_options(*app, *cfg);
-  return {app, [cfg] { return run_train_command(*cfg); }};
+  app->add_option("--resume", *resume_dir,
+                  "continue the run in RUN_DIR from its last checkpoint, with the settings of its config.json "
+                  "(only --threads and --quiet may be given too)");
+  return {app, [cfg, resume_dir, app] {
+            if (resume_dir->empty()) return run_train_command(*cfg);
+            for (const CLI::Option* opt : app->get_options()) {
+              const std::string name = opt->get_name();
+              if (opt->count() > 0 && name != "--resume" && name != "--threads" && name != "--quiet")
+                throw UserError(fmt::format(
+                    "--resume: cannot be combined with {} (a resumed run keeps the settings of its config.json)", name));
+            }
+            const std::string config_path = *resume_dir + "/config.json";
+            if (!path_exists(config_path))
+              throw UserError(fmt::format("--resume: '{}' is not a run directory (no config.json)", *resume_dir));
+            TrainConfig resumed = config_from_json(read_json(config_path), config_path);
+            resumed.out = *resume_dir;
+            resumed.resume = true;
+            resumed.threads = cfg->threads;
+            resumed.progress = cfg->progress;
+            return run_train_command(resumed);
+          }};
 }
 
 }  // namespace elr

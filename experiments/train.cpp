@@ -5,11 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <memory>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "experiments/checkpoint.h"
 #include "experiments/data_loader.h"
 #include "experiments/dataset.h"
 #include "experiments/progress.h"
@@ -101,6 +103,30 @@ double evaluate(Module& model, const Dataset& test, const Normalization& norm, i
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }
 
+// Keeps the lines of a step-ordered log whose step is below `next_step` (the header too), and
+// drops a partly written last line: what an uninterrupted run had written at that point.
+void truncate_log(const std::string& path, int64_t next_step, bool csv) {
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("--resume: cannot read '{}'", path));
+  std::string kept, line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline: the line was cut short
+    const bool header = csv && first;
+    first = false;
+    int64_t step = -1;
+    if (!header) {
+      try {
+        step = csv ? std::stoll(line.substr(0, line.find(','))) : nlohmann::json::parse(line).at("step").get<int64_t>();
+      } catch (const std::exception&) {
+        throw UserError(fmt::format("--resume: '{}' has a malformed line: {}", path, line.substr(0, 80)));
+      }
+    }
+    if (header || step < next_step) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
 }  // namespace
 
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
@@ -118,8 +144,44 @@ nlohmann::json config_to_json(const TrainConfig& c) {
       {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
       {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"threads", c.threads},
       {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
+      {"checkpoint_every", c.checkpoint_every}, {"out", c.out},
       {"momentum_convention", "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v"},
   };
+}
+
+TrainConfig config_from_json(const nlohmann::json& j, const std::string& source) {
+  TrainConfig c;
+  try {
+    c.model.name = j.at("model").get<std::string>();
+    c.model.depth = j.at("depth").get<int>();
+    c.model.width = j.at("width").get<int>();
+    c.dataset = j.at("dataset").get<std::string>();
+    c.data_dir = j.at("data_dir").get<std::string>();
+    c.synthetic_size = j.at("synthetic_size").get<int64_t>();
+    c.batch = j.at("batch").get<int64_t>();
+    c.steps = j.at("steps").get<int64_t>();
+    c.epochs = j.at("epochs").get<double>();
+    c.lr = j.at("lr").get<double>();
+    c.momentum = j.at("momentum").get<double>();
+    c.nesterov = j.at("nesterov").get<bool>();
+    c.weight_decay = j.at("weight_decay").get<double>();
+    c.schedule = j.at("schedule").get<std::string>();
+    c.warmup_steps = j.at("warmup_steps").get<int64_t>();
+    c.lr_control = j.at("lr_control").get<std::string>();
+    c.target_elr = j.at("target_elr").get<double>();
+    c.seed = j.at("seed").get<uint64_t>();
+    c.log_every = j.at("log_every").get<int64_t>();
+    c.device = j.at("device").get<std::string>();
+    c.threads = j.at("threads").get<int>();
+    c.augment = j.at("augment").get<int>();
+    c.evaluate = j.at("evaluate").get<bool>();
+    c.on_divergence = j.at("on_divergence").get<std::string>();
+    c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
+    c.out = j.at("out").get<std::string>();
+  } catch (const std::exception& e) {
+    throw UserError(fmt::format("'{}' is not an elrscope run configuration: {}", source, e.what()));
+  }
+  return c;
 }
 
 void validate_train_config(const TrainConfig& c) {
@@ -147,6 +209,7 @@ void validate_train_config(const TrainConfig& c) {
   if (c.threads < 0) throw UserError(fmt::format("--threads: must not be negative, got {}", c.threads));
   if (c.on_divergence != "stop" && c.on_divergence != "continue")
     throw UserError(fmt::format("--on-divergence: expected stop or continue, got '{}'", c.on_divergence));
+  if (c.checkpoint_every < 0) throw UserError(fmt::format("--checkpoint-every: must not be negative, got {}", c.checkpoint_every));
   if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
   Device d = Device::parse(c.device);
   if (!d.is_cpu()) throw UserError(fmt::format("--device: '{}' is not available in this build (use cpu)", c.device));
@@ -169,30 +232,25 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
 
   const Normalization norm = channel_normalization(data.train);
   const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
-  ELR_CHECK(data.train.size() >= cfg.batch, "--batch: {} is larger than the training set ({} images)", cfg.batch,
-            data.train.size());
+  if (data.train.size() < cfg.batch)
+    throw UserError(fmt::format("--batch: {} is larger than the training set ({} images)", cfg.batch, data.train.size()));
   DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
   const int64_t total = cfg.steps > 0 ? cfg.steps
                                       : std::max<int64_t>(1, std::llround(cfg.epochs * loader.batches_per_epoch()));
 
   nlohmann::json config_json = config_to_json(cfg);
+  config_json["out"] = result.run_dir;
   config_json["model_description"] = describe_model(mc);
   config_json["total_steps"] = total;
   config_json["batches_per_epoch"] = loader.batches_per_epoch();
   config_json["train_images"] = data.train.size();
   config_json["git_revision"] = git_revision();
-  config_json["threads_used"] = omp_get_max_threads();
   nlohmann::json params = nlohmann::json::array();
   std::vector<Parameter*> plist = model->parameters();
   for (const Parameter* p : plist)
     params.push_back({{"name", p->name}, {"kind", param_kind_name(p->kind)}, {"scale_invariant", p->scale_invariant},
                       {"shape", p->value.shape()}, {"numel", p->value.numel()}});
   config_json["parameters"] = params;
-  write_json_atomic(result.run_dir + "/config.json", config_json);
-
-  LineWriter metrics(result.run_dir + "/metrics.jsonl", false);
-  LineWriter layers_csv(result.run_dir + "/layers.csv", false);
-  layers_csv.write_line(kLayersHeader);
 
   Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov});
   ScheduleConfig sched;
@@ -205,9 +263,35 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   ctrl.target_elr = cfg.target_elr;
   LrController controller(sched, ctrl);
 
-  Progress progress(total, cfg.progress);
-  int64_t window_correct = 0, window_seen = 0;
-  for (int64_t step = 0; step < total; ++step) {
+  const std::string checkpoint_path = result.run_dir + "/" + kCheckpointFile;
+  TrainState state;
+  if (cfg.resume) {
+    state = load_checkpoint(checkpoint_path, *model, sgd);
+    if (state.next_step > total)
+      throw UserError(fmt::format("--resume: checkpoint '{}' is at step {}, past the run's {} steps", checkpoint_path,
+                                  state.next_step, total));
+    controller.set_reference_elr(state.reference_elr);
+    loader.seek(state.data_epoch, state.data_index);
+    truncate_log(result.run_dir + "/metrics.jsonl", state.next_step, false);
+    truncate_log(result.run_dir + "/layers.csv", state.next_step, true);
+  } else {
+    write_json_atomic(result.run_dir + "/config.json", config_json);
+  }
+  LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
+  LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
+  if (!cfg.resume) layers_csv.write_line(kLayersHeader);
+  auto checkpoint = [&](int64_t next_step) {
+    state.next_step = next_step;
+    state.data_epoch = loader.next_epoch();
+    state.data_index = loader.next_index();
+    state.reference_elr = controller.reference_elr();
+    save_checkpoint(checkpoint_path, *model, sgd, state, config_json);
+  };
+
+  const int64_t first_step = state.next_step;
+  result.steps = first_step;
+  Progress progress(total - first_step, cfg.progress);
+  for (int64_t step = state.next_step; step < total; ++step) {
     Batch batch = loader.next();
     autograd::tape().clear();
     Tensor logits = model->forward(batch.images);
@@ -218,8 +302,8 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
     double global_lr = 0;
     std::vector<LayerStats> layers = sgd.step(controller, global_lr);
     const SpreadStats spread = summarize_spread(layers);
-    window_correct += loss.correct;
-    window_seen += batch.labels.numel();
+    state.correct += loss.correct;
+    state.seen += batch.labels.numel();
     const double batch_acc = static_cast<double>(loss.correct) / batch.labels.numel();
     if (hook) hook(step, loss_value, layers);
 
@@ -250,14 +334,17 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
     }
     result.steps = step + 1;
     result.final_loss = loss_value;
-    progress.update(step + 1, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", loss_value, batch_acc,
+    progress.update(step + 1 - first_step, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", loss_value, batch_acc,
                                           global_lr, spread.spread));
     if (result.diverged && cfg.on_divergence == "stop") break;
+    if (!result.diverged && cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && step + 1 < total)
+      checkpoint(step + 1);
   }
+  if (!result.diverged) checkpoint(result.steps);
   progress.finish();
   result.seconds = progress.elapsed_seconds();
   result.steps_per_second = result.steps / std::max(result.seconds, 1e-9);
-  result.train_accuracy = window_seen ? static_cast<double>(window_correct) / window_seen : 0;
+  result.train_accuracy = state.seen ? static_cast<double>(state.correct) / state.seen : 0;
   if (result.diverged) std::fprintf(stderr, "elrscope: diverged: %s\n", result.divergence.c_str());
 
   if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000);

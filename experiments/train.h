@@ -38,9 +38,13 @@ struct TrainConfig {
   bool evaluate = true;                   // test accuracy at the end
   std::string on_divergence = "stop";     // stop | continue
   bool progress = true;                   // progress line on stderr
+  int64_t checkpoint_every = 0;           // > 0: checkpoint every N steps (always one at the end)
+  bool resume = false;                    // continue the run in `out` from its checkpoint
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);
+// The inverse of config_to_json (for --resume); UserError naming the file on a bad config.
+TrainConfig config_from_json(const nlohmann::json& j, const std::string& source);
 // Throws UserError naming the option for every invalid or contradictory setting.
 void validate_train_config(const TrainConfig& c);
 // True for steps that are written to metrics.jsonl and layers.csv.

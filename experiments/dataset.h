@@ -1,0 +1,47 @@
+// In-memory image data sets (raw uint8 pixels, CHW per image) and the readers that fill them:
+// Fashion-MNIST (gzip or plain IDX files), CIFAR-10/100 (binary format) and a synthetic generator.
+// Every reader error is an elr::UserError whose one-line message names the file and the problem.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace elr {
+
+struct Dataset {
+  std::string name;  // "fashion-mnist-train", "cifar10-test", "synthetic", ...
+  int channels = 0, height = 0, width = 0, classes = 0;
+  std::vector<uint8_t> images;  // size() * channels * height * width bytes, image after image
+  std::vector<int32_t> labels;  // size() entries in [0, classes)
+
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t image_bytes() const { return static_cast<int64_t>(channels) * height * width; }
+  const uint8_t* image(int64_t i) const { return images.data() + i * image_bytes(); }
+};
+
+// The Fashion-MNIST folder: $ELR_FASHION_MNIST_DIR when set and non-empty, else the folder the
+// Debian package dataset-fashion-mnist installs (/usr/share/datasets/fashion-mnist).
+std::string default_fashion_mnist_dir();
+
+// Reads train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz (or t10k-* when !train) from
+// dir; each file may also be present uncompressed under the same name without ".gz".
+Dataset load_fashion_mnist(const std::string& dir, bool train);
+
+// CIFAR binary format. variant 10: data_batch_1..5.bin (train) or test_batch.bin, records of
+// <label byte><3072 pixel bytes>. variant 100: train.bin or test.bin, records of <coarse label>
+// <fine label><3072 pixel bytes>; the fine label (100 classes) is used. The files may also sit in
+// the folder the official archive extracts to (cifar-10-batches-bin/ or cifar-100-binary/).
+Dataset load_cifar(const std::string& dir, int variant, bool train);
+
+// A deterministic, learnable data set: each class has its own oriented grating and colour plus
+// a fixed random texture, and every image adds Gaussian pixel noise. Image i depends only on
+// (seed, i, shape, classes), so a larger n extends a smaller one.
+Dataset make_synthetic(int64_t n, int channels, int height, int width, int classes, uint64_t seed);
+
+// Per-channel mean and standard deviation (population) of the pixels scaled to [0, 1].
+struct Normalization {
+  std::vector<float> mean, std;
+};
+Normalization channel_normalization(const Dataset& data);
+
+}  // namespace elr
