@@ -101,7 +101,7 @@ TEST_CASE("linear: gradients (x, w, b) match finite differences", "[ops]") {
   }
 }
 
-TEST_CASE("linear: matches direct loops in float, over several row blocks; bias and db are optional", "[ops]") {
+TEST_CASE("linear: matches direct loops in float, over several row blocks, bias and db optional", "[ops]") {
   const LinearShape sh{70, 33, 41};  // 70 rows and 41 outputs span three 32-row blocks
   const std::vector<double> xd = random_vector(size_t(sh.n) * sh.in, 131), wd = random_vector(size_t(sh.out) * sh.in, 132);
   const std::vector<double> bd = random_vector(sh.out, 133), dyd = random_vector(size_t(sh.n) * sh.out, 134);

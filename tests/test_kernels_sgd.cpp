@@ -100,7 +100,7 @@ TEST_CASE("sgd: bad momentum settings are errors", "[sgd]") {
   CHECK_THROWS_WITH(sgd_update_cpu(4, p, w.data(), g.data(), nullptr), Catch::Contains("nesterov"));
 }
 
-TEST_CASE("tensor_stats: matches plain double loops; v may be null", "[sgd]") {
+TEST_CASE("tensor_stats: matches plain double loops, v may be null", "[sgd]") {
   for (int64_t count : {int64_t(1), int64_t(7), int64_t(16384), int64_t(100003)}) {
     INFO("count " << count);
     const std::vector<float> w = to_float(random_vector(count, 301, -1.0, 2.0));

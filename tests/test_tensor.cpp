@@ -18,7 +18,7 @@ TEST_CASE("tensor: shape, storage, reshape shares data", "[tensor]") {
   CHECK(reinterpret_cast<uintptr_t>(t.raw()) % 64 == 0);
 }
 
-TEST_CASE("tensor: clone is a deep copy; zeros are zero", "[tensor]") {
+TEST_CASE("tensor: clone is a deep copy, zeros are zero", "[tensor]") {
   Tensor t = Tensor::full({4}, 3.0f);
   Tensor c = t.clone();
   c.data()[1] = 0;
