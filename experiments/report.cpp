@@ -324,11 +324,13 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
   {
     std::string data = "# depth_index w2_step1/w2_step0 1+elr_step0^2 layer name\n";
     size_t points = 0;
+    double max_ratio = 0;
     for (size_t i = 0; i < layers.size(); ++i) {
       const LayerSeries& l = layers[i];
       const double ratio = l.w2_step1 / l.w2_step0;
       if (!positive_finite(ratio)) continue;
       const double predicted = std::isfinite(l.elr_step0) ? 1 + l.elr_step0 * l.elr_step0 : kNaN;
+      max_ratio = std::max(max_ratio, std::max(ratio, std::isfinite(predicted) ? predicted : 0.0));
       data += fmt::format("{} {} {} {} {}\n", i, format_double(ratio), format_double(predicted), l.layer, l.name);
       ++points;
     }
@@ -338,7 +340,8 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
       write_text(out + "/w2_jump.dat", data);
       specs.push_back({"w2_jump", "Weight-norm jump on the first step",
                        "depth index of the scale-invariant layer (0 = input side)", "|W₁|² / |W₀|² (ratio)",
-                       "set logscale y\nset key top right\n"
+                       // Small jumps (all near 1) read better on a linear axis.
+                       std::string(max_ratio > 10 ? "set logscale y\n" : "") + "set key top right\n"
                        "plot 'w2_jump.dat' using 1:2 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#e6550d' title "
                        "'measured |W₁|²/|W₀|²', '' using 1:3 with lines dt 2 lw 1.5 lc rgb '#1b3a8c' title "
                        "'1 + ELR₀² (plain SGD step, no weight decay)'",

@@ -301,7 +301,13 @@ SweepOutcome run_sweep(const SweepConfig& c) {
   const std::vector<SweepPoint> points = expand_grid(c.grid);
   if (points.empty()) throw UserError("the grid is empty: every list needs at least one value");
   // Every point's settings are checked before any work starts.
-  for (const SweepPoint& p : points) validate_train_config(point_config(c.base, p, c.out));
+  for (const SweepPoint& p : points) {
+    try {
+      validate_train_config(point_config(c.base, p, c.out));
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("point {}: {}", p.id, e.what()));
+    }
+  }
 
   make_directories(c.out + "/points");
   const std::string meta_path = c.out + "/sweep.json";
