@@ -10,7 +10,11 @@
 #pragma once
 #include <cstdint>
 
+struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this header stays plain C++
+
 namespace elr::kernels {
+
+using Stream = CUstream_st*;  // nullptr: the default stream
 
 // ---- conv2d (no bias: a BatchNorm follows every conv) ------------------------------------------
 struct Conv2dShape {
@@ -112,5 +116,18 @@ struct SgdParams {
   bool first_step = true;  // momentum buffer not yet initialized
 };
 double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* g, float* v);  // v null without momentum
+
+// ==== CUDA entry points (kernels/cuda/*.cu) ======================================================
+// Same arguments in the same order as the CPU entry points, all pointers on the device, plus the
+// stream. They are compiled by nvcc for the GPU and, through the CPU execution layer
+// (kernels/simt), as C++ for tests without a GPU.
+
+// ---- CUDA: batch norm, elementwise, pooling, loss, statistics, LR control, SGD ----------------
+// (region owned by the CUDA-kernels work; keep declarations for other ops out of it)
+// ---- end of region ----
+
+// ---- CUDA: conv2d and GEMM -----------------------------------------------------------------
+// (region owned by the CUDA conv/GEMM work)
+// ---- end of region ----
 
 }  // namespace elr::kernels
