@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "engine/error.h"
@@ -49,16 +50,13 @@ class ZlibReader {
   ZlibReader(std::string path, bool must_be_gzip) : path_(std::move(path)) {
     check_regular_file(path_);
     errno = 0;
-    file_ = gzopen(path_.c_str(), "rb");
+    file_.reset(gzopen(path_.c_str(), "rb"));
     if (file_ == nullptr) fail(path_, fmt::format("cannot open: {}", errno ? std::strerror(errno) : "out of memory"));
-    gzbuffer(file_, 1 << 18);
+    gzbuffer(file_.get(), 1 << 18);
     // gzdirect right after gzopen looks at the first bytes: 1 means "no gzip header".
-    bool plain = gzdirect(file_) == 1;
+    bool plain = gzdirect(file_.get()) == 1;
     check_status();
     if (must_be_gzip && plain) fail(path_, "not a gzip file (it does not start with the gzip signature 1f 8b)");
-  }
-  ~ZlibReader() {
-    if (file_ != nullptr) gzclose(file_);
   }
   ZlibReader(const ZlibReader&) = delete;
   ZlibReader& operator=(const ZlibReader&) = delete;
@@ -69,7 +67,7 @@ class ZlibReader {
     size_t done = 0;
     while (done < n) {
       unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - done, size_t{1} << 30));
-      int got = gzread(file_, out + done, chunk);
+      int got = gzread(file_.get(), out + done, chunk);
       if (got < 0) break;  // check_status reports why
       if (got == 0) break;
       done += static_cast<size_t>(got);
@@ -81,7 +79,7 @@ class ZlibReader {
  private:
   void check_status() {
     int code = Z_OK;
-    const char* msg = gzerror(file_, &code);
+    const char* msg = gzerror(file_.get(), &code);
     if (code == Z_OK) return;
     if (code == Z_BUF_ERROR) fail(path_, fmt::format("truncated gzip stream ({})", msg));
     if (code == Z_ERRNO) fail(path_, fmt::format("cannot read: {}", std::strerror(errno)));
@@ -89,8 +87,11 @@ class ZlibReader {
     fail(path_, fmt::format("cannot read ({})", msg));
   }
 
+  struct Closer {
+    void operator()(gzFile f) const { gzclose(f); }
+  };
   std::string path_;
-  gzFile file_ = nullptr;
+  std::unique_ptr<gzFile_s, Closer> file_;  // closed also when the constructor throws
 };
 
 uint32_t read_be32(const uint8_t* p) {
