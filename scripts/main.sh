@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh >/dev/null
+scripts/build.sh --target elrscope >/dev/null
 exec "${ELR_BUILD_DIR:-build}/elrscope" train "$@"
