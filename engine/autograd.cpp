@@ -1,5 +1,6 @@
 #include "engine/autograd.h"
 
+#include "engine/device_ops.h"
 #include "engine/error.h"
 
 namespace elr::autograd {
@@ -21,7 +22,10 @@ Tape& tape() {
 void add_inplace(Tensor& a, const Tensor& b) {
   ELR_CHECK(a.shape() == b.shape() && a.device() == b.device(), "gradient accumulation: {} += {}", a.str(),
             b.str());
-  ELR_CHECK(a.device().is_cpu(), "gradient accumulation on {} is not supported yet", a.device().str());
+  if (a.device().is_cuda()) {
+    cuda_ops().add_forward(a.numel(), false, a.data(), b.data(), a.data(), cuda_ops().stream());
+    return;
+  }
   float* pa = a.data();
   const float* pb = b.data();
   const int64_t n = a.numel();

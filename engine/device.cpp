@@ -52,4 +52,43 @@ DeviceBackend& backend_for(DeviceType type) {
 
 void register_backend(DeviceType type, DeviceBackend* backend) { slot(type) = backend; }
 
+namespace {
+DeviceStarter& starter_slot(DeviceType type) {
+  static DeviceStarter starters[2] = {nullptr, nullptr};
+  return starters[static_cast<int>(type)];
+}
+}  // namespace
+
+void set_device_starter(DeviceType type, DeviceStarter starter) { starter_slot(type) = starter; }
+
+bool start_device(DeviceType type, std::string* why_not) {
+  if (type == DeviceType::CPU) return true;
+  DeviceStarter s = starter_slot(type);
+  if (s == nullptr) {
+    if (why_not) *why_not = "this build of elrscope has no CUDA backend (build with the CUDA toolkit present)";
+    return false;
+  }
+  return s(why_not);
+}
+
+}  // namespace elr
+
+#include "engine/device_ops.h"
+
+namespace elr {
+
+namespace {
+const CudaOps*& cuda_ops_slot() {
+  static const CudaOps* ops = nullptr;
+  return ops;
+}
+}  // namespace
+
+void register_cuda_ops(const CudaOps* ops) { cuda_ops_slot() = ops; }
+bool cuda_ops_available() { return cuda_ops_slot() != nullptr; }
+const CudaOps& cuda_ops() {
+  if (!cuda_ops_slot()) throw UserError("the CUDA backend is not available in this build or on this machine");
+  return *cuda_ops_slot();
+}
+
 }  // namespace elr

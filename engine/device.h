@@ -37,4 +37,10 @@ class DeviceBackend {
 DeviceBackend& backend_for(DeviceType type);
 void register_backend(DeviceType type, DeviceBackend* backend);
 
+// How a program starts a non-CPU backend on demand (the CUDA backend library sets one): returns
+// false with the reason when the device is absent. start_device is true for the CPU.
+using DeviceStarter = bool (*)(std::string* why_not);
+void set_device_starter(DeviceType type, DeviceStarter starter);
+bool start_device(DeviceType type, std::string* why_not);
+
 }  // namespace elr

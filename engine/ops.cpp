@@ -1,6 +1,7 @@
 #include "engine/ops.h"
 
 #include "engine/autograd.h"
+#include "engine/device_ops.h"
 #include "engine/error.h"
 #include "kernels/kernels.h"
 
@@ -11,15 +12,18 @@ using autograd::tape;
 
 namespace {
 
-void require_cpu(const char* op, const Tensor& t) {
-  ELR_CHECK(t.device().is_cpu(), "{}: tensor {} is on {}, and this op runs on the CPU only so far", op, t.str(),
-            t.device().str());
-}
-
 void require_f32(const char* op, const char* what, const Tensor& t) {
   ELR_CHECK(t.defined(), "{}: {} is undefined", op, what);
   ELR_CHECK(t.dtype() == DType::F32, "{}: {} must be f32, got {}", op, what, t.str());
-  require_cpu(op, t);
+}
+
+void require_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  ELR_CHECK(a.device() == b.device(), "{}: tensors on different devices: {} and {}", op, a.str(), b.str());
+}
+
+// An uninitialized f32 tensor on `like`'s device.
+Tensor empty_like(const Shape& shape, const Tensor& like, DType dtype = DType::F32) {
+  return Tensor::empty(shape, dtype, like.device());
 }
 
 void require_ndim(const char* op, const char* what, const Tensor& t, int ndim) {
@@ -53,18 +57,29 @@ Tensor conv2d(const Tensor& x, const Tensor& w, int stride, int pad) {
   ELR_CHECK(stride >= 1 && pad >= 0 && sh.p() > 0 && sh.q() > 0,
             "conv2d: input {} with weight {}, stride {}, pad {} gives an empty output", shape_str(x.shape()),
             shape_str(w.shape()), stride, pad);
-  Tensor y = Tensor::empty({sh.n, sh.k, sh.p(), sh.q()});
-  kernels::conv2d_forward_cpu(sh, x.data(), w.data(), y.data());
+  require_same_device(op, x, w);
+  Tensor y = empty_like({sh.n, sh.k, sh.p(), sh.q()}, x);
+  if (x.device().is_cuda())
+    cuda_ops().conv2d_forward(sh, x.data(), w.data(), y.data(), cuda_ops().stream());
+  else
+    kernels::conv2d_forward_cpu(sh, x.data(), w.data(), y.data());
   tape().record(op, {x, w}, {y}, [sh](Node& node) {
     Tensor dy = node.output_grad(0);
+    const bool cuda = dy.device().is_cuda();
     if (node.needs_grad(0)) {
-      Tensor dx = Tensor::empty(node.inputs[0].shape());
-      kernels::conv2d_backward_data_cpu(sh, dy.data(), node.inputs[1].data(), dx.data());
+      Tensor dx = empty_like(node.inputs[0].shape(), dy);
+      if (cuda)
+        cuda_ops().conv2d_backward_data(sh, dy.data(), node.inputs[1].data(), dx.data(), cuda_ops().stream());
+      else
+        kernels::conv2d_backward_data_cpu(sh, dy.data(), node.inputs[1].data(), dx.data());
       node.accumulate(0, dx);
     }
     if (node.needs_grad(1)) {
-      Tensor dw = Tensor::empty(node.inputs[1].shape());
-      kernels::conv2d_backward_weight_cpu(sh, node.inputs[0].data(), dy.data(), dw.data());
+      Tensor dw = empty_like(node.inputs[1].shape(), dy);
+      if (cuda)
+        cuda_ops().conv2d_backward_weight(sh, node.inputs[0].data(), dy.data(), dw.data(), cuda_ops().stream());
+      else
+        kernels::conv2d_backward_weight_cpu(sh, node.inputs[0].data(), dy.data(), dw.data());
       node.accumulate(1, dw);
     }
   });
@@ -81,29 +96,49 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     require_f32(op, "parameter", *t);
     ELR_CHECK(t->ndim() == 1 && t->dim(0) == c, "batch_norm: input {} has {} channels but the layer has shape {}",
               shape_str(x.shape()), c, shape_str(t->shape()));
+    require_same_device(op, x, *t);
   }
+  const bool cuda = x.device().is_cuda();
   kernels::BatchNormShape sh = bn_shape(x);
   kernels::BatchNormParams p;
   p.momentum = opt.momentum;
   p.eps = opt.eps;
   p.relu = opt.relu;
-  Tensor y = Tensor::empty(x.shape());
+  Tensor y = empty_like(x.shape(), x);
   if (!opt.training) {
-    kernels::batchnorm_forward_eval_cpu(sh, p, x.data(), gamma.data(), beta.data(), running_mean.data(),
-                                        running_var.data(), y.data());
+    if (cuda)
+      cuda_ops().batchnorm_forward_eval(sh, p, x.data(), gamma.data(), beta.data(), running_mean.data(),
+                                        running_var.data(), y.data(), cuda_ops().stream());
+    else
+      kernels::batchnorm_forward_eval_cpu(sh, p, x.data(), gamma.data(), beta.data(), running_mean.data(),
+                                          running_var.data(), y.data());
     tape().record("batch_norm(eval)", {x, gamma, beta}, {y}, nullptr);
     return y;
   }
-  Tensor save_mean = Tensor::empty({c}), save_invstd = Tensor::empty({c});
-  kernels::batchnorm_forward_train_cpu(sh, p, x.data(), gamma.data(), beta.data(), y.data(), save_mean.data(),
-                                       save_invstd.data(), running_mean.data(), running_var.data());
+  if (cuda) {
+    // The CPU kernel checks this itself; the device kernel cannot throw.
+    ELR_CHECK(int64_t(sh.n) * sh.hw > 1,
+              "batchnorm: training needs more than one value per channel (input {} has n*h*w = 1)", x.str());
+  }
+  Tensor save_mean = empty_like({c}, x), save_invstd = empty_like({c}, x);
+  if (cuda)
+    cuda_ops().batchnorm_forward_train(sh, p, x.data(), gamma.data(), beta.data(), y.data(), save_mean.data(),
+                                       save_invstd.data(), running_mean.data(), running_var.data(), cuda_ops().stream());
+  else
+    kernels::batchnorm_forward_train_cpu(sh, p, x.data(), gamma.data(), beta.data(), y.data(), save_mean.data(),
+                                         save_invstd.data(), running_mean.data(), running_var.data());
   tape().record(op, {x, gamma, beta}, {y}, [sh, p, save_mean, save_invstd](Node& node) {
     Tensor dy = node.output_grad(0);
-    Tensor dx = Tensor::empty(node.inputs[0].shape());
-    Tensor dgamma = Tensor::empty(node.inputs[1].shape()), dbeta = Tensor::empty(node.inputs[2].shape());
-    kernels::batchnorm_backward_cpu(sh, p, node.inputs[0].data(), node.outputs[0].data(), dy.data(),
+    Tensor dx = empty_like(node.inputs[0].shape(), dy);
+    Tensor dgamma = empty_like(node.inputs[1].shape(), dy), dbeta = empty_like(node.inputs[2].shape(), dy);
+    if (dy.device().is_cuda())
+      cuda_ops().batchnorm_backward(sh, p, node.inputs[0].data(), node.outputs[0].data(), dy.data(),
                                     node.inputs[1].data(), save_mean.data(), save_invstd.data(), dx.data(),
-                                    dgamma.data(), dbeta.data());
+                                    dgamma.data(), dbeta.data(), cuda_ops().stream());
+    else
+      kernels::batchnorm_backward_cpu(sh, p, node.inputs[0].data(), node.outputs[0].data(), dy.data(),
+                                      node.inputs[1].data(), save_mean.data(), save_invstd.data(), dx.data(),
+                                      dgamma.data(), dbeta.data());
     node.accumulate(0, dx);
     node.accumulate(1, dgamma);
     node.accumulate(2, dbeta);
@@ -113,11 +148,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 
 Tensor relu(const Tensor& x) {
   require_f32("relu", "input", x);
-  Tensor y = Tensor::empty(x.shape());
-  kernels::relu_forward_cpu(x.numel(), x.data(), y.data());
+  Tensor y = empty_like(x.shape(), x);
+  if (x.device().is_cuda())
+    cuda_ops().relu_forward(x.numel(), x.data(), y.data(), cuda_ops().stream());
+  else
+    kernels::relu_forward_cpu(x.numel(), x.data(), y.data());
   tape().record("relu", {x}, {y}, [](Node& node) {
-    Tensor dx = Tensor::empty(node.inputs[0].shape());
-    kernels::relu_backward_cpu(dx.numel(), node.outputs[0].data(), node.output_grad(0).data(), dx.data());
+    Tensor dx = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    if (dx.device().is_cuda())
+      cuda_ops().relu_backward(dx.numel(), node.outputs[0].data(), node.output_grad(0).data(), dx.data(),
+                               cuda_ops().stream());
+    else
+      kernels::relu_backward_cpu(dx.numel(), node.outputs[0].data(), node.output_grad(0).data(), dx.data());
     node.accumulate(0, dx);
   });
   return y;
@@ -127,12 +169,20 @@ Tensor add(const Tensor& a, const Tensor& b, bool relu) {
   require_f32("add", "first input", a);
   require_f32("add", "second input", b);
   ELR_CHECK(a.shape() == b.shape(), "add: shapes {} and {} differ", shape_str(a.shape()), shape_str(b.shape()));
-  Tensor y = Tensor::empty(a.shape());
-  kernels::add_forward_cpu(a.numel(), relu, a.data(), b.data(), y.data());
+  require_same_device("add", a, b);
+  Tensor y = empty_like(a.shape(), a);
+  if (a.device().is_cuda())
+    cuda_ops().add_forward(a.numel(), relu, a.data(), b.data(), y.data(), cuda_ops().stream());
+  else
+    kernels::add_forward_cpu(a.numel(), relu, a.data(), b.data(), y.data());
   tape().record(relu ? "add_relu" : "add", {a, b}, {y}, [relu](Node& node) {
-    Tensor da = Tensor::empty(node.inputs[0].shape()), db = Tensor::empty(node.inputs[1].shape());
-    kernels::add_backward_cpu(da.numel(), relu, node.outputs[0].data(), node.output_grad(0).data(), da.data(),
-                              db.data());
+    Tensor da = empty_like(node.inputs[0].shape(), node.inputs[0]), db = empty_like(node.inputs[1].shape(), node.inputs[0]);
+    if (da.device().is_cuda())
+      cuda_ops().add_backward(da.numel(), relu, node.outputs[0].data(), node.output_grad(0).data(), da.data(),
+                              db.data(), cuda_ops().stream());
+    else
+      kernels::add_backward_cpu(da.numel(), relu, node.outputs[0].data(), node.output_grad(0).data(), da.data(),
+                                db.data());
     node.accumulate(0, da);
     node.accumulate(1, db);
   });
@@ -152,17 +202,27 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     ELR_CHECK(b.ndim() == 1 && b.dim(0) == w.dim(0), "linear: bias {} does not match weight {}",
               shape_str(b.shape()), shape_str(w.shape()));
   }
+  require_same_device(op, x, w);
+  if (b.defined()) require_same_device(op, x, b);
   kernels::LinearShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(w.dim(0))};
-  Tensor y = Tensor::empty({sh.n, sh.out});
-  kernels::linear_forward_cpu(sh, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+  Tensor y = empty_like({sh.n, sh.out}, x);
+  if (x.device().is_cuda())
+    cuda_ops().linear_forward(sh, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), cuda_ops().stream());
+  else
+    kernels::linear_forward_cpu(sh, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
   std::vector<Tensor> inputs = {x, w};
   if (b.defined()) inputs.push_back(b);
   tape().record(op, inputs, {y}, [sh](Node& node) {
     const bool has_bias = node.inputs.size() == 3;
-    Tensor dx = Tensor::empty(node.inputs[0].shape()), dw = Tensor::empty(node.inputs[1].shape());
-    Tensor db = has_bias ? Tensor::empty(node.inputs[2].shape()) : Tensor();
-    kernels::linear_backward_cpu(sh, node.inputs[0].data(), node.inputs[1].data(), node.output_grad(0).data(),
-                                 dx.data(), dw.data(), has_bias ? db.data() : nullptr);
+    const Tensor& x0 = node.inputs[0];
+    Tensor dx = empty_like(x0.shape(), x0), dw = empty_like(node.inputs[1].shape(), x0);
+    Tensor db = has_bias ? empty_like(node.inputs[2].shape(), x0) : Tensor();
+    if (x0.device().is_cuda())
+      cuda_ops().linear_backward(sh, x0.data(), node.inputs[1].data(), node.output_grad(0).data(), dx.data(),
+                                 dw.data(), has_bias ? db.data() : nullptr, cuda_ops().stream());
+    else
+      kernels::linear_backward_cpu(sh, x0.data(), node.inputs[1].data(), node.output_grad(0).data(), dx.data(),
+                                   dw.data(), has_bias ? db.data() : nullptr);
     node.accumulate(0, dx);
     node.accumulate(1, dw);
     if (has_bias) node.accumulate(2, db);
@@ -176,12 +236,18 @@ Tensor max_pool2x2(const Tensor& x) {
   kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
                         static_cast<int>(x.dim(3))};
   ELR_CHECK(sh.h >= 2 && sh.w >= 2, "max_pool2x2: input {} is smaller than the 2x2 window", shape_str(x.shape()));
-  Tensor y = Tensor::empty({sh.n, sh.c, sh.h / 2, sh.w / 2});
-  Tensor argmax = Tensor::empty(y.shape(), DType::I32);
-  kernels::maxpool2x2_forward_cpu(sh, x.data(), y.data(), argmax.labels());
+  Tensor y = empty_like({sh.n, sh.c, sh.h / 2, sh.w / 2}, x);
+  Tensor argmax = empty_like(y.shape(), x, DType::I32);
+  if (x.device().is_cuda())
+    cuda_ops().maxpool2x2_forward(sh, x.data(), y.data(), argmax.labels(), cuda_ops().stream());
+  else
+    kernels::maxpool2x2_forward_cpu(sh, x.data(), y.data(), argmax.labels());
   tape().record("max_pool2x2", {x}, {y}, [sh, argmax](Node& node) {
-    Tensor dx = Tensor::empty(node.inputs[0].shape());
-    kernels::maxpool2x2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
+    Tensor dx = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    if (dx.device().is_cuda())
+      cuda_ops().maxpool2x2_backward(sh, argmax.labels(), node.output_grad(0).data(), dx.data(), cuda_ops().stream());
+    else
+      kernels::maxpool2x2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
     node.accumulate(0, dx);
   });
   return y;
@@ -192,11 +258,17 @@ Tensor global_avg_pool(const Tensor& x) {
   require_ndim("global_avg_pool", "input", x, 4);
   kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
                         static_cast<int>(x.dim(3))};
-  Tensor y = Tensor::empty({sh.n, sh.c});
-  kernels::global_avgpool_forward_cpu(sh, x.data(), y.data());
+  Tensor y = empty_like({sh.n, sh.c}, x);
+  if (x.device().is_cuda())
+    cuda_ops().global_avgpool_forward(sh, x.data(), y.data(), cuda_ops().stream());
+  else
+    kernels::global_avgpool_forward_cpu(sh, x.data(), y.data());
   tape().record("global_avg_pool", {x}, {y}, [sh](Node& node) {
-    Tensor dx = Tensor::empty(node.inputs[0].shape());
-    kernels::global_avgpool_backward_cpu(sh, node.output_grad(0).data(), dx.data());
+    Tensor dx = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    if (dx.device().is_cuda())
+      cuda_ops().global_avgpool_backward(sh, node.output_grad(0).data(), dx.data(), cuda_ops().stream());
+    else
+      kernels::global_avgpool_backward_cpu(sh, node.output_grad(0).data(), dx.data());
     node.accumulate(0, dx);
   });
   return y;
@@ -215,25 +287,43 @@ Tensor flatten(const Tensor& x) {
   return reshape(x, {x.dim(0), x.numel() / std::max<int64_t>(x.dim(0), 1)});
 }
 
+int64_t LossResult::correct_on_host() const {
+  if (!correct_count.defined()) return correct;
+  int64_t v = 0;
+  backend_for(correct_count.device().type).copy_to_host(&v, correct_count.raw(), sizeof v);
+  return v;
+}
+
 LossResult cross_entropy(const Tensor& logits, const Tensor& labels) {
   const char* op = "cross_entropy";
   require_f32(op, "logits", logits);
   require_ndim(op, "logits", logits, 2);
   ELR_CHECK(labels.defined() && labels.dtype() == DType::I32, "cross_entropy: labels must be i32");
-  require_cpu(op, labels);
+  require_same_device(op, logits, labels);
   ELR_CHECK(labels.ndim() == 1 && labels.dim(0) == logits.dim(0),
             "cross_entropy: logits {} and labels {} disagree on the batch size", shape_str(logits.shape()),
             shape_str(labels.shape()));
   kernels::CrossEntropyShape sh{static_cast<int>(logits.dim(0)), static_cast<int>(logits.dim(1))};
   LossResult result;
-  result.loss = Tensor::empty({1});
-  Tensor probs = Tensor::empty(logits.shape());
-  kernels::cross_entropy_forward_cpu(sh, logits.data(), labels.labels(), result.loss.data(), probs.data(),
-                                     &result.correct);
+  result.loss = empty_like({1}, logits);
+  Tensor probs = empty_like(logits.shape(), logits);
+  if (logits.device().is_cuda()) {
+    result.correct_count = empty_like({1}, logits, DType::I64);
+    cuda_ops().cross_entropy_forward(sh, logits.data(), labels.labels(), result.loss.data(), probs.data(),
+                                     result.correct_count.i64(), cuda_ops().stream());
+  } else {
+    kernels::cross_entropy_forward_cpu(sh, logits.data(), labels.labels(), result.loss.data(), probs.data(),
+                                       &result.correct);
+  }
   tape().record(op, {logits}, {result.loss}, [sh, probs, labels](Node& node) {
-    Tensor dlogits = Tensor::empty(node.inputs[0].shape());
-    kernels::cross_entropy_backward_cpu(sh, probs.data(), labels.labels(), node.output_grad(0).data()[0],
-                                        dlogits.data());
+    Tensor dlogits = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    // d(loss) is 1 whenever the loss is the tape's root, the only use of this op.
+    const Tensor dloss = node.output_grad(0).to(Device::cpu());
+    if (dlogits.device().is_cuda())
+      cuda_ops().cross_entropy_backward(sh, probs.data(), labels.labels(), dloss.data()[0], dlogits.data(),
+                                        cuda_ops().stream());
+    else
+      kernels::cross_entropy_backward_cpu(sh, probs.data(), labels.labels(), dloss.data()[0], dlogits.data());
     node.accumulate(0, dlogits);
   });
   return result;

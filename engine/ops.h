@@ -29,8 +29,10 @@ Tensor flatten(const Tensor& x);          // [n, ...] -> [n, prod(...)]
 Tensor reshape(const Tensor& x, const Shape& shape);  // same numel, shares storage
 
 struct LossResult {
-  Tensor loss;          // [1], mean over the batch
-  int64_t correct = 0;  // rows whose arg-max is the label
+  Tensor loss;           // [1], mean over the batch, on the logits' device
+  int64_t correct = 0;   // rows whose arg-max is the label (CPU)
+  Tensor correct_count;  // the same as an i64 [1] on the device (CUDA: read it when needed)
+  int64_t correct_on_host() const;  // either way, on the host (a CUDA copy synchronizes)
 };
 LossResult cross_entropy(const Tensor& logits, const Tensor& labels);
 

@@ -12,8 +12,8 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-size_t dtype_size(DType t) { return 4; }
-const char* dtype_name(DType t) { return t == DType::F32 ? "f32" : "i32"; }
+size_t dtype_size(DType t) { return t == DType::I64 ? 8 : 4; }
+const char* dtype_name(DType t) { return t == DType::F32 ? "f32" : t == DType::I32 ? "i32" : "i64"; }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   ptr_ = backend_for(device.type).allocate(bytes);
@@ -74,6 +74,11 @@ float* Tensor::data() const {
 int32_t* Tensor::labels() const {
   ELR_CHECK(dtype() == DType::I32, "labels(): tensor {} is not i32", str());
   return static_cast<int32_t*>(raw());
+}
+
+int64_t* Tensor::i64() const {
+  ELR_CHECK(dtype() == DType::I64, "i64(): tensor {} is not i64", str());
+  return static_cast<int64_t*>(raw());
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {

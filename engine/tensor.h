@@ -10,7 +10,7 @@
 
 namespace elr {
 
-enum class DType { F32, I32 };
+enum class DType { F32, I32, I64 };
 using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
@@ -66,6 +66,7 @@ class Tensor {
 
   float* data() const;  // fp32 only
   int32_t* labels() const;  // int32 only
+  int64_t* i64() const;     // int64 only (counters)
   void* raw() const { return impl_->storage->data(); }
 
   // A tensor of another shape over the same storage (same numel).

@@ -90,14 +90,14 @@ std::string first_nonfinite_layer(const std::vector<LayerStats>& layers) {
   return "";
 }
 
-double evaluate(Module& model, const Dataset& test, const Normalization& norm, int64_t batch) {
+double evaluate(Module& model, const Dataset& test, const Normalization& norm, int64_t batch, Device device) {
   autograd::NoGradGuard no_grad;
   model.train(false);
   DataLoader loader(test, batch, 0, false, false, false, norm, false);
   int64_t correct = 0;
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     Batch bt = loader.next();
-    correct += ops::cross_entropy(model.forward(bt.images), bt.labels).correct;
+    correct += ops::cross_entropy(model.forward(bt.images.to(device)), bt.labels.to(device)).correct_on_host();
   }
   model.train(true);
   return static_cast<double>(correct) / static_cast<double>(test.size());
@@ -212,7 +212,8 @@ void validate_train_config(const TrainConfig& c) {
   if (c.checkpoint_every < 0) throw UserError(fmt::format("--checkpoint-every: must not be negative, got {}", c.checkpoint_every));
   if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
   Device d = Device::parse(c.device);
-  if (!d.is_cpu()) throw UserError(fmt::format("--device: '{}' is not available in this build (use cpu)", c.device));
+  std::string why;
+  if (!start_device(d.type, &why)) throw UserError(fmt::format("--device: {} is not available: {}", c.device, why));
 }
 
 TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
@@ -227,8 +228,10 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   mc.in_channels = data.train.channels;
   mc.image_size = data.train.height;
   mc.classes = data.train.classes;
+  const Device device = Device::parse(cfg.device);
   std::shared_ptr<Module> model = build_model(mc);
-  model->reset_parameters(cfg.seed);
+  model->reset_parameters(cfg.seed);  // on the host: the same draws for every device
+  model->to(device);
 
   const Normalization norm = channel_normalization(data.train);
   const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
@@ -294,17 +297,18 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   for (int64_t step = state.next_step; step < total; ++step) {
     Batch batch = loader.next();
     autograd::tape().clear();
-    Tensor logits = model->forward(batch.images);
-    ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
-    const double loss_value = loss.loss.data()[0];
+    Tensor logits = model->forward(batch.images.to(device));
+    ops::LossResult loss = ops::cross_entropy(logits, batch.labels.to(device));
+    const double loss_value = loss.loss.to_vector()[0];
+    const int64_t correct = loss.correct_on_host();
     autograd::tape().backward(loss.loss);
     if (pre_update) pre_update(step, plist);
     double global_lr = 0;
     std::vector<LayerStats> layers = sgd.step(controller, global_lr);
     const SpreadStats spread = summarize_spread(layers);
-    state.correct += loss.correct;
+    state.correct += correct;
     state.seen += batch.labels.numel();
-    const double batch_acc = static_cast<double>(loss.correct) / batch.labels.numel();
+    const double batch_acc = static_cast<double>(correct) / batch.labels.numel();
     if (hook) hook(step, loss_value, layers);
 
     std::string bad = first_nonfinite_layer(layers);
@@ -347,7 +351,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   result.train_accuracy = state.seen ? static_cast<double>(state.correct) / state.seen : 0;
   if (result.diverged) std::fprintf(stderr, "elrscope: diverged: %s\n", result.divergence.c_str());
 
-  if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000);
+  if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
 
   nlohmann::json summary = {{"steps", result.steps},
                             {"total_steps", total},

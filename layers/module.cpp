@@ -69,6 +69,14 @@ void Module::reset_recursive(uint64_t seed, uint64_t& stream) {
   for (auto& [name, child] : children_) child->reset_recursive(seed, stream);
 }
 
+void Module::to(Device device) {
+  for (Parameter* p : parameters()) {
+    p->value = p->value.to(device);
+    p->value.set_requires_grad(true);
+  }
+  for (Buffer* b : buffers()) b->value = b->value.to(device);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

@@ -37,6 +37,8 @@ class Module {
   std::vector<Parameter*> parameters();
   std::vector<Buffer*> buffers();
   void train(bool on = true);
+  // Moves every parameter and buffer to `device` (in place: layers keep their Parameter pointers).
+  void to(Device device);
   // Initializes every parameter and buffer (torch.nn.init conventions, Philox streams derived
   // from seed and the parameter's position, so the same seed gives the same weights everywhere).
   void reset_parameters(uint64_t seed);

@@ -29,6 +29,10 @@ class Sgd {
   void set_steps_taken(int64_t s) { steps_ = s; }
 
  private:
+  // The same step for parameters on a CUDA device: statistics and the update run as multi-tensor
+  // kernels; the learning rates are decided on the host from the copied statistics.
+  std::vector<LayerStats> step_cuda(LrController& controller, double& global_lr);
+
   std::vector<Parameter*> params_;
   std::vector<Tensor> momentum_;  // undefined until the first step (PyTorch: v0 = g0)
   SgdConfig config_;

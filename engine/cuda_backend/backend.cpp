@@ -1,0 +1,90 @@
+#include "engine/cuda_backend/backend.h"
+
+#include <memory>
+
+#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/runtime.h"
+#include "engine/device.h"
+#include "engine/device_ops.h"
+
+namespace elr::cuda_backend {
+
+namespace {
+
+cuda::Stream& engine_stream() {
+  static cuda::Stream stream;
+  return stream;
+}
+
+kernels::Stream current_stream() { return engine_stream().get(); }
+void synchronize() { engine_stream().synchronize(); }
+
+// Every copy and memset is ordered on the engine stream, after the kernels issued before it.
+class CudaMemory final : public DeviceBackend {
+ public:
+  void* allocate(size_t bytes) override { return cuda::device_allocator().allocate(bytes); }
+  void deallocate(void* ptr, size_t) override { cuda::device_allocator().deallocate(ptr); }
+  void memset_zero(void* ptr, size_t bytes) override {
+    ELR_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, current_stream()));
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    cuda::copy_to_host(dst, src, bytes, current_stream());
+  }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override {
+    cuda::copy_to_device(dst, src, bytes, current_stream());
+    synchronize();  // the host buffer may be freed as soon as this returns
+  }
+  void copy_within(void* dst, const void* src, size_t bytes) override {
+    cuda::copy_on_device(dst, src, bytes, current_stream());
+  }
+};
+
+CudaOps make_table() {
+  using namespace kernels;
+  CudaOps t{};
+  t.stream = &current_stream;
+  t.synchronize = &synchronize;
+  t.conv2d_forward = &conv2d_forward_cuda;
+  t.conv2d_backward_data = &conv2d_backward_data_cuda;
+  t.conv2d_backward_weight = &conv2d_backward_weight_cuda;
+  t.linear_forward = &linear_forward_cuda;
+  t.linear_backward = &linear_backward_cuda;
+  t.batchnorm_forward_train = &batchnorm_forward_train_cuda;
+  t.batchnorm_forward_eval = &batchnorm_forward_eval_cuda;
+  t.batchnorm_backward = &batchnorm_backward_cuda;
+  t.relu_forward = &relu_forward_cuda;
+  t.relu_backward = &relu_backward_cuda;
+  t.add_forward = &add_forward_cuda;
+  t.add_backward = &add_backward_cuda;
+  t.maxpool2x2_forward = &maxpool2x2_forward_cuda;
+  t.maxpool2x2_backward = &maxpool2x2_backward_cuda;
+  t.global_avgpool_forward = &global_avgpool_forward_cuda;
+  t.global_avgpool_backward = &global_avgpool_backward_cuda;
+  t.cross_entropy_forward = &cross_entropy_forward_cuda;
+  t.cross_entropy_backward = &cross_entropy_backward_cuda;
+  t.make_multi_tensor_list = &make_multi_tensor_list;
+  t.free_multi_tensor_list = &free_multi_tensor_list;
+  t.tensor_stats = &tensor_stats_cuda;
+  t.sgd_update = &sgd_update_cuda;
+  return t;
+}
+
+}  // namespace
+
+bool start(std::string* why_not) {
+  static bool started = false;
+  if (started) return true;
+  if (cuda::device_count() == 0) {
+    if (why_not) *why_not = cuda::no_device_reason();
+    return false;
+  }
+  static CudaMemory memory;
+  static const CudaOps table = make_table();
+  register_backend(DeviceType::CUDA, &memory);
+  register_cuda_ops(&table);
+  started = true;
+  return true;
+}
+
+}  // namespace elr::cuda_backend

@@ -1,0 +1,42 @@
+// The kernels of a non-CPU device, reached through a table the device's backend library fills in
+// when it starts (engine/cuda_backend), so the engine itself links no CUDA code. The signatures
+// are those of kernels/kernels.h's CUDA entry points.
+#pragma once
+#include "kernels/kernels.h"
+
+namespace elr {
+
+struct CudaOps {
+  kernels::Stream (*stream)();  // the stream every op of the engine runs on
+  void (*synchronize)();        // waits for that stream
+
+  decltype(&kernels::conv2d_forward_cuda) conv2d_forward;
+  decltype(&kernels::conv2d_backward_data_cuda) conv2d_backward_data;
+  decltype(&kernels::conv2d_backward_weight_cuda) conv2d_backward_weight;
+  decltype(&kernels::linear_forward_cuda) linear_forward;
+  decltype(&kernels::linear_backward_cuda) linear_backward;
+  decltype(&kernels::batchnorm_forward_train_cuda) batchnorm_forward_train;
+  decltype(&kernels::batchnorm_forward_eval_cuda) batchnorm_forward_eval;
+  decltype(&kernels::batchnorm_backward_cuda) batchnorm_backward;
+  decltype(&kernels::relu_forward_cuda) relu_forward;
+  decltype(&kernels::relu_backward_cuda) relu_backward;
+  decltype(&kernels::add_forward_cuda) add_forward;
+  decltype(&kernels::add_backward_cuda) add_backward;
+  decltype(&kernels::maxpool2x2_forward_cuda) maxpool2x2_forward;
+  decltype(&kernels::maxpool2x2_backward_cuda) maxpool2x2_backward;
+  decltype(&kernels::global_avgpool_forward_cuda) global_avgpool_forward;
+  decltype(&kernels::global_avgpool_backward_cuda) global_avgpool_backward;
+  decltype(&kernels::cross_entropy_forward_cuda) cross_entropy_forward;
+  decltype(&kernels::cross_entropy_backward_cuda) cross_entropy_backward;
+  decltype(&kernels::make_multi_tensor_list) make_multi_tensor_list;
+  decltype(&kernels::free_multi_tensor_list) free_multi_tensor_list;
+  decltype(&kernels::tensor_stats_cuda) tensor_stats;
+  decltype(&kernels::sgd_update_cuda) sgd_update;
+};
+
+void register_cuda_ops(const CudaOps* ops);
+// The table; throws a clear error when no CUDA backend has been started.
+const CudaOps& cuda_ops();
+bool cuda_ops_available();
+
+}  // namespace elr
