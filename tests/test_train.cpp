@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -140,6 +142,23 @@ TEST_CASE("train: the same seed gives byte-identical outputs, another seed does 
   c.seed = 1;
   train(c);
   CHECK(slurp(a + "/layers.csv") != slurp(d + "/layers.csv"));
+}
+
+TEST_CASE("train: byte-identical outputs with 1, 2 and 3 threads", "[train][determinism]") {
+  std::string reference;
+  for (int threads : {1, 2, 3}) {
+    TrainConfig c = tiny_config(temp_dir("threads" + std::to_string(threads)));
+    c.model.width = 16;
+    c.batch = 32;
+    c.synthetic_size = 256;
+    c.threads = threads;
+    train(c);
+    const std::string csv = slurp(c.out + "/layers.csv");
+    if (reference.empty()) reference = csv;
+    INFO("threads " << threads);
+    CHECK(csv == reference);
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("train: a tiny net learns the synthetic set", "[train]") {
