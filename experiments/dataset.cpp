@@ -338,4 +338,32 @@ Normalization channel_normalization(const Dataset& data) {
   return norm;
 }
 
+void validate_dataset_choice(const std::string& dataset, const std::string& data_dir) {
+  if (dataset != "fashion-mnist" && dataset != "cifar10" && dataset != "cifar100" && dataset != "synthetic")
+    throw UserError(fmt::format(
+        "--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100 or synthetic)", dataset));
+  if ((dataset == "cifar10" || dataset == "cifar100") && data_dir.empty())
+    throw UserError(fmt::format("--data-dir: {} needs the folder holding its binary files", dataset));
+  struct stat st;
+  if (!data_dir.empty() && ::stat(data_dir.c_str(), &st) != 0)
+    throw UserError(fmt::format("--data-dir: folder '{}' does not exist", data_dir));
+}
+
+Dataset load_named_dataset(const std::string& dataset, const std::string& data_dir, bool train,
+                           int64_t synthetic_size, uint64_t synthetic_seed) {
+  if (dataset == "fashion-mnist") return load_fashion_mnist(data_dir.empty() ? default_fashion_mnist_dir() : data_dir, train);
+  if (dataset == "cifar10") return load_cifar(data_dir, 10, train);
+  if (dataset == "cifar100") return load_cifar(data_dir, 100, train);
+  const int64_t n_test = std::max<int64_t>(synthetic_size / 4, 1);
+  Dataset all = make_synthetic(train ? synthetic_size : synthetic_size + n_test, 1, 16, 16, 10, synthetic_seed);
+  if (train) {
+    all.name = "synthetic-train";
+    return all;
+  }
+  all.name = "synthetic-test";
+  all.images.erase(all.images.begin(), all.images.begin() + synthetic_size * all.image_bytes());
+  all.labels.erase(all.labels.begin(), all.labels.begin() + synthetic_size);
+  return all;
+}
+
 }  // namespace elr

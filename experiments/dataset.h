@@ -38,6 +38,14 @@ Dataset load_cifar(const std::string& dir, int variant, bool train);
 // (seed, i, shape, classes), so a larger n extends a smaller one.
 Dataset make_synthetic(int64_t n, int channels, int height, int width, int classes, uint64_t seed);
 
+// The data sets a command can name with --dataset / --data-dir.
+// Throws UserError naming the option when the name is unknown or the folder is missing.
+void validate_dataset_choice(const std::string& dataset, const std::string& data_dir);
+// Training (train = true) or test images of a named data set. The synthetic set has
+// `synthetic_size` training images and a quarter as many test images, continuing the sequence.
+Dataset load_named_dataset(const std::string& dataset, const std::string& data_dir, bool train,
+                           int64_t synthetic_size, uint64_t synthetic_seed);
+
 // Per-channel mean and standard deviation (population) of the pixels scaled to [0, 1].
 struct Normalization {
   std::vector<float> mean, std;

@@ -162,12 +162,7 @@ void validate_explode_config(const ExplodeConfig& c) {
     mc.width = c.width;
     validate_model_config(mc);
   }
-  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10" && c.dataset != "cifar100" && c.dataset != "synthetic")
-    throw UserError(fmt::format("--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100 or synthetic)", c.dataset));
-  if ((c.dataset == "cifar10" || c.dataset == "cifar100") && c.data_dir.empty())
-    throw UserError(fmt::format("--data-dir: {} needs the folder holding its binary files", c.dataset));
-  if (!c.data_dir.empty() && !path_exists(c.data_dir))
-    throw UserError(fmt::format("--data-dir: folder '{}' does not exist", c.data_dir));
+  validate_dataset_choice(c.dataset, c.data_dir);
   if (c.batch < 2) throw UserError(fmt::format("--batch: must be at least 2 (batch norm), got {}", c.batch));
   if (c.batches < 1) throw UserError(fmt::format("--batches: must be at least 1, got {}", c.batches));
   if (c.seeds.empty()) throw UserError("--seeds: give at least one seed");
@@ -176,10 +171,7 @@ void validate_explode_config(const ExplodeConfig& c) {
 }
 
 Dataset load_explode_dataset(const ExplodeConfig& c) {
-  if (c.dataset == "fashion-mnist") return load_fashion_mnist(c.data_dir.empty() ? default_fashion_mnist_dir() : c.data_dir, true);
-  if (c.dataset == "cifar10") return load_cifar(c.data_dir, 10, true);
-  if (c.dataset == "cifar100") return load_cifar(c.data_dir, 100, true);
-  return make_synthetic(c.synthetic_size, 1, 16, 16, 10, 1000003);
+  return load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, 1000003);
 }
 
 LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {

@@ -38,28 +38,10 @@ struct DataSets {
 };
 
 DataSets load_data(const TrainConfig& c) {
+  const uint64_t synthetic_seed = c.seed + 1000003;
   DataSets d;
-  if (c.dataset == "fashion-mnist") {
-    const std::string dir = c.data_dir.empty() ? default_fashion_mnist_dir() : c.data_dir;
-    d.train = load_fashion_mnist(dir, true);
-    if (c.evaluate) d.test = load_fashion_mnist(dir, false);
-  } else if (c.dataset == "cifar10" || c.dataset == "cifar100") {
-    const int variant = c.dataset == "cifar10" ? 10 : 100;
-    d.train = load_cifar(c.data_dir, variant, true);
-    if (c.evaluate) d.test = load_cifar(c.data_dir, variant, false);
-  } else {
-    // The test images continue the training images' sequence (image i depends only on seed and i).
-    const int64_t n_test = std::max<int64_t>(c.synthetic_size / 4, 1);
-    Dataset all = make_synthetic(c.synthetic_size + n_test, 1, 16, 16, 10, c.seed + 1000003);
-    d.train = all;
-    d.train.name = "synthetic-train";
-    d.train.images.resize(static_cast<size_t>(c.synthetic_size * all.image_bytes()));
-    d.train.labels.resize(static_cast<size_t>(c.synthetic_size));
-    d.test = all;
-    d.test.name = "synthetic-test";
-    d.test.images.erase(d.test.images.begin(), d.test.images.begin() + c.synthetic_size * all.image_bytes());
-    d.test.labels.erase(d.test.labels.begin(), d.test.labels.begin() + c.synthetic_size);
-  }
+  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed);
+  if (c.evaluate) d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed);
   return d;
 }
 
@@ -186,12 +168,7 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& source)
 
 void validate_train_config(const TrainConfig& c) {
   validate_model_config(c.model);
-  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10" && c.dataset != "cifar100" && c.dataset != "synthetic")
-    throw UserError(fmt::format("--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100 or synthetic)", c.dataset));
-  if ((c.dataset == "cifar10" || c.dataset == "cifar100") && c.data_dir.empty())
-    throw UserError(fmt::format("--data-dir: {} needs the folder holding its binary files", c.dataset));
-  if (!c.data_dir.empty() && !path_exists(c.data_dir))
-    throw UserError(fmt::format("--data-dir: folder '{}' does not exist", c.data_dir));
+  validate_dataset_choice(c.dataset, c.data_dir);
   if (c.batch < 2) throw UserError(fmt::format("--batch: must be at least 2 (batch norm), got {}", c.batch));
   if (c.steps < 0) throw UserError(fmt::format("--steps: must not be negative, got {}", c.steps));
   if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
