@@ -124,10 +124,110 @@ double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* 
 
 // ---- CUDA: batch norm, elementwise, pooling, loss, statistics, LR control, SGD ----------------
 // (region owned by the CUDA-kernels work; keep declarations for other ops out of it)
+// float only. Nothing here synchronizes the host: results stay on the device (loss, counts,
+// statistics, learning rates) for the next kernel or an asynchronous copy.
+void batchnorm_forward_train_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
+                                  const float* gamma, const float* beta, float* y, float* save_mean,
+                                  float* save_invstd, float* running_mean, float* running_var, Stream stream);
+void batchnorm_forward_eval_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
+                                 const float* gamma, const float* beta, const float* running_mean,
+                                 const float* running_var, float* y, Stream stream);
+void batchnorm_backward_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x, const float* y,
+                             const float* dy, const float* gamma, const float* save_mean, const float* save_invstd,
+                             float* dx, float* dgamma, float* dbeta, Stream stream);  // dgamma/dbeta may be null
+
+void relu_forward_cuda(int64_t count, const float* x, float* y, Stream stream);
+void relu_backward_cuda(int64_t count, const float* y, const float* dy, float* dx, Stream stream);
+void add_forward_cuda(int64_t count, bool relu, const float* a, const float* b, float* y, Stream stream);
+void add_backward_cuda(int64_t count, bool relu, const float* y, const float* dy, float* da, float* db,
+                       Stream stream);
+
+void maxpool2x2_forward_cuda(const PoolShape& sh, const float* x, float* y, int32_t* argmax, Stream stream);
+void maxpool2x2_backward_cuda(const PoolShape& sh, const int32_t* argmax, const float* dy, float* dx, Stream stream);
+void global_avgpool_forward_cuda(const PoolShape& sh, const float* x, float* y, Stream stream);
+void global_avgpool_backward_cuda(const PoolShape& sh, const float* dy, float* dx, Stream stream);
+
+// loss: one float on the device; correct: one int64 on the device (may be null). Labels are not
+// checked on the host (that would synchronize): a row with a label outside [0, classes) makes the
+// loss NaN, and its dlogits row NaN in the backward.
+void cross_entropy_forward_cuda(const CrossEntropyShape& sh, const float* logits, const int32_t* labels,
+                                float* loss, float* probs, int64_t* correct, Stream stream);
+void cross_entropy_backward_cuda(const CrossEntropyShape& sh, const float* probs, const int32_t* labels,
+                                 float dloss, float* dlogits, Stream stream);
+
+// Multi-tensor kernels (statistics, SGD): a list of parameter tensors handled in one launch of a
+// chunked kernel (per-chunk partials in double) plus one finishing block per tensor. Results are
+// the same bits on every run. The list is built once (tensor sizes do not change between steps).
+struct MultiTensorDesc {
+  float* w = nullptr;        // weights (device)
+  const float* g = nullptr;  // gradient (device)
+  float* v = nullptr;        // momentum buffer (device); null: none
+  int64_t count = 0;
+};
+constexpr int kMultiTensorChunk = 4096;  // elements per chunk (one block each)
+struct MultiTensorList {
+  const MultiTensorDesc* descs = nullptr;  // device [tensors]
+  const int32_t* chunk_tensor = nullptr;   // device [chunks]: the tensor each chunk belongs to
+  const int32_t* first_chunk = nullptr;    // device [tensors + 1]: chunk range of each tensor
+  double* partials = nullptr;              // device workspace [chunks * 4]
+  int tensors = 0, chunks = 0;
+  bool momentum_buffers = false;  // every non-empty tensor has a v (checked by sgd_update_cuda)
+};
+// Allocates and uploads the device arrays (synchronous: call at setup, not inside a step).
+MultiTensorList make_multi_tensor_list(const MultiTensorDesc* host_descs, int tensors);
+void free_multi_tensor_list(MultiTensorList& list);
+
+// stats[t] = {|w|^2, |g|^2, <g, w>, |v|^2} of tensor t (device array of TensorStats).
+void tensor_stats_cuda(const MultiTensorList& list, TensorStats* stats, Stream stream);
+
+// Per-layer learning rates from the statistics on the device, exactly as LrController::decide
+// (optim/lr_control.cpp). The host passes the scheduled LR of this step (a pure function of the
+// step). Kinds in the order of elr::LrControl.
+enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3 };
+constexpr uint8_t kLayerScaleInvariant = 1;  // layer_flags bits
+constexpr uint8_t kLayerLarsWeight = 2;      // a weight LARS rescales (conv, linear, classifier .weight)
+struct LrControlArgs {
+  LrControlKind kind = LrControlKind::None;
+  double target_lr = 0;  // scheduled_lr(schedule, step)
+  double base_lr = 0;    // schedule.lr
+  double lars_trust = 0.001;
+};
+// reference_elr: one double on the device, in/out (uniform-elr freezes it at the first step when
+// it is <= 0). lrs: device [layers]; global_lr: one double on the device (may be null).
+void lr_control_cuda(int layers, const TensorStats* stats, const uint8_t* layer_flags, const LrControlArgs& args,
+                     double* reference_elr, double* lrs, double* global_lr, Stream stream);
+
+// SGD over every tensor of the list, PyTorch conventions as sgd_update_cpu; tensor t uses
+// float(lrs[t]) when lrs (device) is given, else p.lr. dw2[t] = |lr * step|^2 (device, double).
+void sgd_update_cuda(const MultiTensorList& list, const SgdParams& p, const double* lrs, double* dw2,
+                     Stream stream);
 // ---- end of region ----
 
 // ---- CUDA: conv2d and GEMM -----------------------------------------------------------------
 // (region owned by the CUDA conv/GEMM work)
+// Implicit GEMM on CUDA cores in FP32, no im2col buffer (kernels/cuda/conv2d.cu). The weight
+// gradient splits the batch*pixels axis by a count fixed by the shape and adds the partials in a
+// fixed order: deterministic, no float atomics.
+void conv2d_forward_cuda(const Conv2dShape& sh, const float* x, const float* w, float* y, Stream stream);
+void conv2d_backward_data_cuda(const Conv2dShape& sh, const float* dy, const float* w, float* dx,
+                               Stream stream);
+void conv2d_backward_weight_cuda(const Conv2dShape& sh, const float* x, const float* dy, float* dw,
+                                 Stream stream);
+// The linear layer through the same tiled SGEMM (kernels/cuda/sgemm.cu): dx = dy w, dw = dy^T x,
+// db = column sums of dy (one thread per column, in row order). b, dx, dw, db may be null.
+void linear_forward_cuda(const LinearShape& sh, const float* x, const float* w, const float* b, float* y,
+                         Stream stream);
+void linear_backward_cuda(const LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
+                          float* dw, float* db, Stream stream);
+// Tile shape of those kernels: chosen from the problem shape (Auto) unless forced, for tests and
+// benchmarks. Process-wide: change it only while no launch is being issued.
+enum class GemmTiles { Auto, Tiles32, Tiles64, Tiles128 };
+void set_cuda_gemm_tiles(GemmTiles tiles);
+GemmTiles cuda_gemm_tiles();
+// TF32 tensor cores (sm_80+) for those GEMMs instead of FP32 FMA: about 10 bits of mantissa per
+// product. Default off; GPU builds only (the CPU execution layer always runs FP32). Process-wide.
+void set_cuda_conv_tf32(bool on);
+bool cuda_conv_tf32();
 // ---- end of region ----
 
 }  // namespace elr::kernels

@@ -162,7 +162,7 @@ PY
 gpu_tests() { (cd "$build_dir" && ctest -L gpu --output-on-failure --timeout 150); }
 
 kernel_test_binaries() {
-  for b in elr_gpu_ops_tests elr_gpu_tests; do [ -x "$build_dir/$b" ] && echo "$build_dir/$b"; done
+  for b in elr_gpu_ops_tests elr_gpu_conv_tests elr_gpu_tests; do [ -x "$build_dir/$b" ] && echo "$build_dir/$b"; done
   return 0
 }
 

@@ -1,6 +1,7 @@
 // Conv tile lab: numbered tile variants of the implicit-GEMM conv kernels (kernels/cuda/gemm_tiles.h)
 // on the ResNet/VGG CIFAR layer shapes, each validated against the CPU conv before it is timed,
-// next to the library's own choice (Auto) and cuDNN (FP32 FMA math, deterministic algorithms).
+// next to the library's own choice (Auto), its TF32 tensor-core path (validated at 1e-2) and cuDNN
+// (FP32 FMA math, deterministic algorithms).
 //   elr_lab_conv_tiles [--repeats N] [--batch N] [--json FILE]
 // Times: CUDA events on one stream, L2 flushed before every repeat, median and min over repeats.
 // Exits 77 (skipped) without a GPU.
@@ -69,7 +70,9 @@ const Variant kVariants[] = {
 struct Buffer {
   float* ptr = nullptr;
   size_t count = 0;
-  explicit Buffer(size_t n) : count(n) { ELR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(float))); }
+  explicit Buffer(size_t n) : count(n) {
+    ELR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(float)));
+  }
   ~Buffer() { cudaFree(ptr); }
   void upload(const std::vector<float>& h) {
     ELR_CUDA_CHECK(cudaMemcpy(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice));
@@ -173,19 +176,28 @@ int main(int argc, char** argv) {
       const float *a = nullptr, *b = nullptr;
       Buffer* out = nullptr;
       switch (pass) {
-        case Pass::Forward: conv2d_forward_cpu(sh, hx.data(), hw.data(), want.data()); a = x.ptr, b = w.ptr, out = &out_y; break;
-        case Pass::BackwardData: conv2d_backward_data_cpu(sh, hdy.data(), hw.data(), want.data()); a = dy.ptr, b = w.ptr, out = &out_x; break;
-        case Pass::BackwardWeight: conv2d_backward_weight_cpu(sh, hx.data(), hdy.data(), want.data()); a = x.ptr, b = dy.ptr, out = &out_w; break;
+        case Pass::Forward:
+          conv2d_forward_cpu(sh, hx.data(), hw.data(), want.data());
+          a = x.ptr, b = w.ptr, out = &out_y;
+          break;
+        case Pass::BackwardData:
+          conv2d_backward_data_cpu(sh, hdy.data(), hw.data(), want.data());
+          a = dy.ptr, b = w.ptr, out = &out_x;
+          break;
+        case Pass::BackwardWeight:
+          conv2d_backward_weight_cpu(sh, hx.data(), hdy.data(), want.data());
+          a = x.ptr, b = dy.ptr, out = &out_w;
+          break;
       }
       std::printf("\n## %s x[%d,%d,%d,%d] w[%d,%d,%d,%d] stride %d\n", pass_name(pass), sh.n, sh.c, sh.h, sh.w, sh.k,
                   sh.c, sh.r, sh.s, sh.stride);
       const double flop = 2.0 * double(sh.n) * sh.k * sh.p() * sh.q() * sh.c * sh.r * sh.s;
 
-      auto report = [&](const char* name, const std::function<void()>& launch) {
+      auto report = [&](const char* name, const std::function<void()>& launch, double tolerance = 1e-4) {
         ELR_CUDA_CHECK(cudaMemsetAsync(out->ptr, 0xff, out->count * sizeof(float), s));  // NaN
         launch();
         const double err = relative_error(out->download(), want);
-        if (!(err < 1e-4)) {
+        if (!(err < tolerance)) {
           std::printf("| %-20s | INVALID: relative error %.3g |\n", name, err);
           all_valid = false;
           return;
@@ -210,6 +222,15 @@ int main(int argc, char** argv) {
           case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
         }
       });
+      set_cuda_conv_tf32(true);
+      report("library tf32", [&] {
+        switch (pass) {
+          case Pass::Forward: conv2d_forward_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardData: conv2d_backward_data_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
+        }
+      }, 1e-2);
+      set_cuda_conv_tf32(false);
       report("cuDNN fp32", [&] {
         switch (pass) {
           case Pass::Forward: cudnn.conv2d_forward(sh, a, b, out->ptr); break;

@@ -63,6 +63,11 @@ add_executable(elr_simt_tests ${CMAKE_CURRENT_SOURCE_DIR}/tests/simt/test_simt.c
 target_compile_options(elr_simt_tests PRIVATE ${ELR_CXX_FLAGS})
 target_link_libraries(elr_simt_tests PRIVATE elr_simt_test_kernels elr_cuda_runtime_simt elr_simt
   Catch2::Catch2)
+# The kernels of kernels/cuda against their CPU references (tests/simt/test_cuda_ops.cpp).
+if(TARGET elr_cuda_kernels_simt)
+  target_sources(elr_simt_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tests/simt/test_cuda_ops.cpp)
+  target_link_libraries(elr_simt_tests PRIVATE elr_cuda_kernels_simt elr)
+endif()
 foreach(schedule forward random:1234)
   string(REPLACE ":" "_" name ${schedule})
   add_test(NAME simt.${name} COMMAND elr_simt_tests)
@@ -96,4 +101,19 @@ if(ELR_HAVE_CUDA)
   target_link_libraries(elr_gpu_tests PRIVATE elr_simt_test_kernels_cuda elr_cuda_runtime)
   add_test(NAME gpu.kernels COMMAND elr_gpu_tests)
   set_tests_properties(gpu.kernels PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 300)
+
+  # The same kernel-vs-CPU tests on a real GPU.
+  if(TARGET elr_cuda_kernels)
+    add_executable(elr_gpu_ops_tests ${CMAKE_CURRENT_SOURCE_DIR}/tests/simt/test_cuda_ops.cpp
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/simt/cuda_ops_gpu_main.cpp)
+    target_compile_definitions(elr_gpu_ops_tests PRIVATE ELR_CUDA_OPS_ON_GPU)
+    target_compile_options(elr_gpu_ops_tests PRIVATE ${ELR_CXX_FLAGS})
+    target_link_libraries(elr_gpu_ops_tests PRIVATE elr_cuda_kernels elr Catch2::Catch2)
+    add_test(NAME gpu.cuda_ops COMMAND elr_gpu_ops_tests)
+    set_tests_properties(gpu.cuda_ops PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 300)
+  endif()
 endif()
+
+include(${CMAKE_CURRENT_SOURCE_DIR}/bench/labs/labs.cmake OPTIONAL)  # kernel labs, built on request
+
+include(${CMAKE_CURRENT_SOURCE_DIR}/kernels/vendor.cmake OPTIONAL)  # conv/GEMM tests, cuDNN/cuBLAS glue, labs
