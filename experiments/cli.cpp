@@ -13,11 +13,12 @@ namespace elr {
 int run_cli(int argc, char** argv) {
   CLI::App app{"elrscope: effective learning rates in batch-normalized networks.\n"
                "With no command, runs the default experiment: plain-10 on Fashion-MNIST, batch 128, one epoch, "
-               "SGD lr 0.1 momentum 0.9."};
+               "SGD lr 0.1 momentum 0.9, cosine schedule."};
   app.require_subcommand(0, 1);
   std::vector<Command> commands;
   // One line per subcommand.
   commands.push_back(register_train_command(app));
+  commands.push_back(register_bench_command(app));
   commands.push_back(register_sweep_command(app));
   commands.push_back(register_report_command(app));
   commands.push_back(register_explode_command(app));
