@@ -25,7 +25,7 @@ struct TrainConfig {
   double momentum = 0.9;
   bool nesterov = false;
   double weight_decay = 0.0;
-  std::string schedule = "constant";
+  std::string schedule = "cosine";         // constant | step | cosine (to 0 over the run)
   int64_t warmup_steps = 0;
   std::string lr_control = "none";
   double target_elr = 0.0;

@@ -105,45 +105,66 @@ void batchnorm_forward_eval_cpu(const BatchNormShape& sh, const BatchNormParams&
 //   dbeta = sum(g), dgamma = sum(g * xhat), dx = gamma * invstd / N * (N * g - dbeta - xhat * dgamma).
 // The last two terms are the gradients through the batch mean and variance.
 // dgamma / dbeta may be null when the caller does not need them.
+namespace {
+
+// One channel of the backward. The first pass stores g (dy, masked by the fused ReLU where y <= 0)
+// into dx, so the second pass reads it back without the mask; kRelu is a template argument so
+// both passes vectorize.
+template <bool kRelu, class T>
+void batchnorm_backward_channel(const BatchNormShape& sh, int ch, const T* x, const T* y, const T* dy,
+                                const T* gamma, const T* save_mean, const T* save_invstd, T* dx, T* dgamma,
+                                T* dbeta) {
+  const double n_values = double(int64_t(sh.n) * sh.hw);
+  const double mean = double(save_mean[ch]), invstd = double(save_invstd[ch]);
+  double sum_g = 0, sum_g_xc = 0;  // sum(g), sum(g * (x - mean))
+  for (int i = 0; i < sh.n; ++i) {
+    const int64_t o = row_offset(sh, i, ch);
+    const T *xr = x + o, *yr = y + o, *dyr = dy + o;
+    T* gr = dx + o;
+    if constexpr (kRelu) {
+#pragma omp simd
+      for (int j = 0; j < sh.hw; ++j) gr[j] = yr[j] > T(0) ? dyr[j] : T(0);
+    } else {
+      gr = const_cast<T*>(dyr);
+    }
+    double row_g = 0, row_g_xc = 0;
+#pragma omp simd reduction(+ : row_g, row_g_xc)
+    for (int j = 0; j < sh.hw; ++j) {
+      row_g += double(gr[j]);
+      row_g_xc += double(gr[j]) * (double(xr[j]) - mean);
+    }
+    sum_g += row_g;
+    sum_g_xc += row_g_xc;
+  }
+  const double grad_beta = sum_g, grad_gamma = sum_g_xc * invstd;
+  const double factor = double(gamma[ch]) * invstd / n_values;
+  for (int i = 0; i < sh.n; ++i) {
+    const int64_t o = row_offset(sh, i, ch);
+    const T* xr = x + o;
+    const T* gr = kRelu ? dx + o : dy + o;
+    T* dxr = dx + o;
+#pragma omp simd
+    for (int j = 0; j < sh.hw; ++j)
+      dxr[j] = T(factor * (n_values * double(gr[j]) - grad_beta - (double(xr[j]) - mean) * invstd * grad_gamma));
+  }
+  if (dgamma) dgamma[ch] = T(grad_gamma);
+  if (dbeta) dbeta[ch] = T(grad_beta);
+}
+
+}  // namespace
+
 template <class T>
 void batchnorm_backward_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* y,
                             const T* dy, const T* gamma, const T* save_mean, const T* save_invstd, T* dx,
                             T* dgamma, T* dbeta) {
   check_shape("batchnorm_backward", sh);
   const int64_t count = int64_t(sh.n) * sh.hw;
-  const double n_values = double(count);
-  const bool relu = p.relu;
 #pragma omp parallel for schedule(static) if (count * sh.c >= kParallelMinElements)
   for (int ch = 0; ch < sh.c; ++ch) {
-    const double mean = double(save_mean[ch]), invstd = double(save_invstd[ch]);
-    double sum_g = 0, sum_g_xc = 0;  // sum(g), sum(g * (x - mean))
-    for (int i = 0; i < sh.n; ++i) {
-      const int64_t o = row_offset(sh, i, ch);
-      const T *xr = x + o, *yr = y + o, *dyr = dy + o;
-      double row_g = 0, row_g_xc = 0;
-#pragma omp simd reduction(+ : row_g, row_g_xc)
-      for (int j = 0; j < sh.hw; ++j) {
-        const double g = (relu && !(yr[j] > 0)) ? 0.0 : double(dyr[j]);
-        row_g += g;
-        row_g_xc += g * (double(xr[j]) - mean);
-      }
-      sum_g += row_g;
-      sum_g_xc += row_g_xc;
-    }
-    const double grad_beta = sum_g, grad_gamma = sum_g_xc * invstd;
-    const double factor = double(gamma[ch]) * invstd / n_values;
-    for (int i = 0; i < sh.n; ++i) {
-      const int64_t o = row_offset(sh, i, ch);
-      const T *xr = x + o, *yr = y + o, *dyr = dy + o;
-      T* dxr = dx + o;
-#pragma omp simd
-      for (int j = 0; j < sh.hw; ++j) {
-        const double g = (relu && !(yr[j] > 0)) ? 0.0 : double(dyr[j]);
-        dxr[j] = T(factor * (n_values * g - grad_beta - (double(xr[j]) - mean) * invstd * grad_gamma));
-      }
-    }
-    if (dgamma) dgamma[ch] = T(grad_gamma);
-    if (dbeta) dbeta[ch] = T(grad_beta);
+    if (p.relu)
+      batchnorm_backward_channel<true>(sh, ch, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    else
+      batchnorm_backward_channel<false>(sh, ch, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
   }
 }
 
