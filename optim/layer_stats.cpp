@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/error.h"
 #include "kernels/kernels.h"
@@ -28,7 +29,13 @@ SpreadStats summarize_spread(const std::vector<LayerStats>& layers) {
     }
   }
   s.layers = static_cast<int>(elrs.size());
-  if (elrs.empty()) return s;
+  if (elrs.empty()) {
+    // No layer rotates at all (e.g. a dead net): a spread is undefined, not 0 (which would read as
+    // "perfectly balanced").
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    s.spread = s.log10_std = s.first_last = s.critical_lr = nan;
+    return s;
+  }
   auto [mn, mx] = std::minmax_element(elrs.begin(), elrs.end());
   s.elr_min = *mn;
   s.elr_max = *mx;

@@ -25,7 +25,8 @@ struct LayerStats {
   double cosine() const;      // <g, W> / (|g| |W|): ~0 for scale-invariant layers
 };
 
-// Spread of the ELR over the scale-invariant layers (layers with ELR = 0 are left out and counted).
+// Spread of the ELR over the scale-invariant layers (layers with ELR = 0 are left out and counted;
+// when none is left, spread, log10_std, first_last and critical_lr are NaN).
 struct SpreadStats {
   int layers = 0;            // scale-invariant layers with ELR > 0
   int zero_layers = 0;       // scale-invariant layers with ELR = 0
