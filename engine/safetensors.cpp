@@ -1,5 +1,6 @@
 #include "engine/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -84,7 +85,7 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   if (!header.is_object()) bad(source, "the header is not a JSON object");
   const size_t data_start = 8 + n, data_size = bytes.size() - data_start;
   SafeTensorsFile file;
-  uint64_t covered = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) bad(source, "__metadata__ is not an object");
@@ -120,10 +121,17 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
       bad(source, fmt::format("tensor '{}' has {} bytes for shape {} of {}", it.key(), end - begin,
                               nlohmann::json(t.shape).dump(), t.dtype));
     t.bytes = bytes.substr(data_start + begin, end - begin);
-    covered += end - begin;
+    ranges.emplace_back(begin, end);
     file.tensors[it.key()] = std::move(t);
   }
-  if (covered != data_size) bad(source, fmt::format("the tensors cover {} of {} data bytes", covered, data_size));
+  // The tensors must tile the data section exactly: no overlaps, no holes.
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t next = 0;
+  for (const auto& [begin, end] : ranges) {
+    if (begin != next) bad(source, fmt::format("tensor data overlaps or leaves a hole at byte {}", std::min(begin, next)));
+    next = end;
+  }
+  if (next != data_size) bad(source, fmt::format("the tensors cover {} of {} data bytes", next, data_size));
   return file;
 }
 

@@ -23,10 +23,12 @@ int64_t metadata_int(const SafeTensorsFile& f, const std::string& key, const std
   auto it = f.metadata.find(key);
   if (it == f.metadata.end()) throw UserError(fmt::format("checkpoint '{}' lacks metadata '{}'", path, key));
   try {
-    return std::stoll(it->second);
+    size_t used = 0;
+    const int64_t v = std::stoll(it->second, &used);
+    if (used == it->second.size()) return v;
   } catch (const std::exception&) {
-    throw UserError(fmt::format("checkpoint '{}': metadata '{}' = '{}' is not an integer", path, key, it->second));
   }
+  throw UserError(fmt::format("checkpoint '{}': metadata '{}' = '{}' is not an integer", path, key, it->second));
 }
 
 }  // namespace

@@ -122,15 +122,27 @@ IdxArray read_idx(const std::string& path, bool gzip, uint32_t expected_magic, c
   if (in.read(raw_dims.data(), raw_dims.size()) < raw_dims.size())
     fail(path, "truncated: the file ends inside the IDX header");
   IdxArray out;
+  constexpr int64_t kMaxBytes = int64_t{1} << 36;
   int64_t total = 1;
   for (int i = 0; i < ndims; ++i) {
-    out.dims.push_back(read_be32(&raw_dims[4 * i]));
-    total *= out.dims.back();
-    if (total > (int64_t{1} << 36)) fail(path, "wrong dimensions: the IDX header describes more than 64 GiB");
+    const int64_t dim = read_be32(&raw_dims[4 * i]);
+    out.dims.push_back(dim);
+    // Checked before multiplying, so the product cannot overflow.
+    if (dim > 0 && total > kMaxBytes / dim) fail(path, "wrong dimensions: the IDX header describes more than 64 GiB");
+    total *= dim;
   }
-  out.data.resize(static_cast<size_t>(total));
-  size_t got = in.read(out.data.data(), out.data.size());
-  if (got < out.data.size())
+  // Read in pieces: memory grows with the data actually present, not with what a (possibly
+  // corrupt) header claims.
+  size_t got = 0;
+  while (got < static_cast<size_t>(total)) {
+    const size_t want = std::min<size_t>(static_cast<size_t>(total) - got, size_t{1} << 24);
+    out.data.resize(got + want);
+    const size_t n = in.read(out.data.data() + got, want);
+    got += n;
+    if (n < want) break;
+  }
+  out.data.resize(got);
+  if (got < static_cast<size_t>(total))
     fail(path, fmt::format("truncated: the header's dimensions {} need {} data bytes, the file holds {}",
                            dims_str(out.dims), total, got));
   uint8_t extra;

@@ -6,6 +6,8 @@
 # them into tests/fuzz_corpus/<target>/ once fixed, so tests/test_fuzz_corpus.cpp replays them.
 #
 # usage: scripts/fuzz.sh [seconds] [target...]     targets: idx cifar safetensors cli (default all)
+# ELR_FUZZ_FLAGS adds libFuzzer flags, e.g. "-fork=1 -ignore_ooms=1" to go on past out-of-memory
+# findings (fork mode prints its own statistics: see the log).
 # Prints the executions per target; exits 1 when a target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,7 +63,7 @@ for t in "${targets[@]}"; do
   echo "fuzz: $t for ${seconds}s (log: $log)"
   rc=0
   "$build_dir/fuzz_$t" -max_total_time="$seconds" -max_len="$(max_len_for "$t")" -timeout=20 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$work" "tests/fuzz_corpus/$t" \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" ${ELR_FUZZ_FLAGS:-} "$work" "tests/fuzz_corpus/$t" \
     >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libeigen3-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-  libboost-context-dev dataset-fashion-mnist gnuplot-nox
+  libboost-context-dev dataset-fashion-mnist gnuplot-nox python3-venv python3-numpy
 )
 missing=()
 for p in "${packages[@]}"; do

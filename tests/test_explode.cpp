@@ -82,7 +82,7 @@ TEST_CASE("explode: per-layer e equals |g|/|W| of an independent forward and bac
   }
 }
 
-TEST_CASE("explode: plain nets at depths 4 and 8 grow e toward the input; BN and conv amplifications measured", "[explode]") {
+TEST_CASE("explode: plain nets at depths 4 and 8 grow e toward the input, BN and conv amplifications measured", "[explode]") {
   const ExplodeConfig c = tiny_explode("plain", {4, 8});
   const ExplodeResult r = run_explode(c);
   REQUIRE(r.depths.size() == 2);

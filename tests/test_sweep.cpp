@@ -259,7 +259,7 @@ TEST_CASE("sweep: a sweep killed midway resumes without redoing finished points"
   CHECK(was_killed);
 }
 
-TEST_CASE("sweep: --collect-only rebuilds the table; wrong options are refused before any work", "[sweep]") {
+TEST_CASE("sweep: --collect-only rebuilds the table, wrong options are refused before any work", "[sweep]") {
   const std::string reference = reference_sweep();
   const std::string expected = read_all(reference + "/table.csv");
   REQUIRE(std::remove((reference + "/table.csv").c_str()) == 0);

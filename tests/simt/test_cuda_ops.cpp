@@ -80,7 +80,7 @@ void check_close(const std::string& what, const std::vector<A>& got, const std::
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 std::vector<float> shifted(std::vector<float> v, float scale, float offset) {
