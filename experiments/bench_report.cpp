@@ -1,4 +1,5 @@
 #include "experiments/bench_report.h"
+#include "experiments/run_files.h"
 
 #include <omp.h>
 #include <unistd.h>
@@ -20,17 +21,6 @@ std::string trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   return s.substr(i);
-}
-
-std::string git_revision() {
-  std::string out;
-  if (std::FILE* p = ::popen("git -C '" ELR_SOURCE_DIR "' rev-parse --short HEAD 2>/dev/null", "r")) {
-    char buf[64];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    ::pclose(p);
-  }
-  out = trim(out);
-  return out.empty() ? "unknown" : out;
 }
 
 std::string ms(double s) { return s > 0 ? fmt::format("{:.2f}", s * 1e3) : "-"; }

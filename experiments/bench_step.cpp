@@ -1,3 +1,4 @@
+#include "elr_paths.h"
 #include "experiments/bench_step.h"
 
 #include <omp.h>

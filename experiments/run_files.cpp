@@ -1,10 +1,13 @@
 #include "experiments/run_files.h"
 
+#include "elr_paths.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -79,6 +82,17 @@ void LineWriter::write_line(const std::string& line) {
   std::fputs(line.c_str(), f_);
   std::fputc('\n', f_);
   std::fflush(f_);
+}
+
+std::string git_revision() {
+  std::string out;
+  if (std::FILE* p = ::popen("git -C '" ELR_SOURCE_DIR "' rev-parse --short HEAD 2>/dev/null", "r")) {
+    char buf[64];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) out.pop_back();
+  return out.empty() ? "unknown" : out;
 }
 
 std::string format_double(double v) {

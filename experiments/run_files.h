@@ -29,6 +29,9 @@ class LineWriter {
   std::FILE* f_;
 };
 
+// The source tree's short git revision ("unknown" outside a checkout), recorded with every result.
+std::string git_revision();
+
 // Compact number formatting for CSV and JSON: shortest text that reads back to the same double.
 std::string format_double(double v);
 

@@ -22,17 +22,6 @@ namespace elr {
 
 namespace {
 
-std::string git_revision() {
-  std::string out;
-  if (std::FILE* p = ::popen("git -C '" ELR_SOURCE_DIR "' rev-parse --short HEAD 2>/dev/null", "r")) {
-    char buf[64];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    ::pclose(p);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out.empty() ? "unknown" : out;
-}
-
 struct DataSets {
   Dataset train, test;
 };

@@ -15,6 +15,7 @@ done
 launcher=()
 # Paths relative to the checkout in ccache's keys, so another clone of the same sources hits too.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "${configure_args[@]}"
 cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"

@@ -6,6 +6,7 @@
 //   uint32 name length; name bytes; uint32 dtype (0 = f32, 1 = i32, 2 = f64); uint32 ndim;
 //   int64 dims[ndim]; raw data, row-major.
 #pragma once
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 

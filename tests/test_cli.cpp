@@ -1,5 +1,6 @@
 // The command line rejects wrong options with a non-zero exit and a one-line message naming the
 // option, before doing any work.
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>

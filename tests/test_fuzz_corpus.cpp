@@ -2,6 +2,7 @@
 // through the entry functions the libFuzzer targets call (fuzz/fuzz_entries.h), in the normal
 // build: every file must either be accepted or be rejected with an elr::Error carrying a message.
 // A crash fails the whole binary; any other exception type (InvariantBroken included) fails here.
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <algorithm>

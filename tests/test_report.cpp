@@ -1,5 +1,6 @@
 // `elrscope report`: a run's and a sweep's report hold every plot, with labelled axes, in a
 // self-contained HTML; the |W|^2 jump data match layers.csv; without gnuplot the command names it.
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>

@@ -1,5 +1,6 @@
 // Checkpoints and exact resume: a run killed with SIGKILL at a random step and resumed writes the
 // same layers.csv and final checkpoint, byte for byte, as the run that was never interrupted.
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <signal.h>

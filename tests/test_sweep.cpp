@@ -1,6 +1,7 @@
 // `elrscope sweep`: shards of a grid together give the unsharded table, byte for byte; a sweep killed
 // midway resumes without redoing finished points and gives the same table; the table's spreads are
 // those of the points' metrics.jsonl.
+#include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <signal.h>
