@@ -259,7 +259,7 @@ TEST_CASE("cross-entropy: loss by hand, probabilities, accuracy count, no overfl
   CHECK(dlogits[0] == Approx(2.0 * (1 / (2 + e)) / 4).epsilon(1e-6));
 }
 
-TEST_CASE("cross-entropy: a label outside [0, classes) is an error naming the row and label", "[ops]") {
+TEST_CASE("cross-entropy: a label outside 0..classes-1 is an error naming the row and label", "[ops]") {
   const CrossEntropyShape sh{3, 4};
   const std::vector<float> logits(12, 0.0f);
   std::vector<float> probs(12), dlogits(12);

@@ -45,7 +45,7 @@ TEST_CASE("rng: philox matches the published known-answer vectors", "[rng]") {
   CHECK(o.v[3] == 0x6d5451fdu);
 }
 
-TEST_CASE("rng: normals have mean 0 and variance 1, uniforms lie in [0, 1)", "[rng]") {
+TEST_CASE("rng: normals have mean 0 and variance 1, uniforms lie in 0..1", "[rng]") {
   double s = 0, s2 = 0;
   const int n = 200000;
   for (int i = 0; i < n; ++i) {
