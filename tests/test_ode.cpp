@@ -12,16 +12,13 @@
 #include "experiments/explode.h"
 #include "experiments/ode.h"
 #include "experiments/train.h"
+#include "test_util.h"
 
 using namespace elr;
 
-namespace {
+using elr::testing::temp_dir;
 
-std::string temp_dir(const std::string& name) {
-  std::string d = std::string("/tmp/elr_test_") + name + "_" + std::to_string(::getpid());
-  std::system(("rm -rf '" + d + "'").c_str());
-  return d;
-}
+namespace {
 
 using Vec = std::vector<double>;
 double dot(const Vec& a, const Vec& b) {

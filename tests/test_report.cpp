@@ -1,6 +1,6 @@
 // `elrscope report`: a run's and a sweep's report hold every plot, with labelled axes, in a
 // self-contained HTML; the |W|^2 jump data match layers.csv; without gnuplot the command names it.
-#include "elr_test_paths.h"
+#include "test_util.h"
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -17,35 +17,12 @@
 #include <string>
 #include <vector>
 
+using elr::testing::exists;
+using elr::testing::Outcome;
+using elr::testing::read_all;
+using elr::testing::run_elrscope;
+
 namespace {
-
-struct Outcome {
-  int exit_code;
-  std::string output;
-};
-
-// `env` is put before the command, e.g. "PATH=/nonexistent".
-Outcome run_elrscope(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(ELR_BINARY) + " " + args + " 2>&1";
-  Outcome o{-1, ""};
-  if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) o.output += buf;
-    const int status = ::pclose(p);
-    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  return o;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 std::string scratch(const std::string& name) {
   const std::string dir = "/tmp/elr_test_report_" + std::to_string(::getpid()) + "/" + name;

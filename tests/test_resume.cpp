@@ -1,6 +1,6 @@
 // Checkpoints and exact resume: a run killed with SIGKILL at a random step and resumed writes the
 // same layers.csv and final checkpoint, byte for byte, as the run that was never interrupted.
-#include "elr_test_paths.h"
+#include "test_util.h"
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -17,13 +17,6 @@
 #include "experiments/run_files.h"
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string fresh_dir(const std::string& name) {
   std::string d = "/tmp/elr_resume_" + name + "_" + std::to_string(::getpid());
@@ -78,7 +71,7 @@ TEST_CASE("resume: a run killed with SIGKILL at a random step resumes byte-ident
   CHECK(was_killed);  // it had not finished on its own
 
   REQUIRE(run_elrscope("train --quiet --resume " + killed) == 0);
-  CHECK(slurp(killed + "/layers.csv") == slurp(reference + "/layers.csv"));
+  CHECK(elr::testing::read_all(killed + "/layers.csv") == elr::testing::read_all(reference + "/layers.csv"));
   // Final weights, BN statistics and momentum buffers byte for byte; the metadata differs only in
   // the run directory's name inside the stored config.
   auto a = elr::load_safetensors(killed + "/checkpoint.safetensors");
@@ -109,14 +102,14 @@ TEST_CASE("checkpoint: a corrupt checkpoint is a clear error and nothing is over
               "train --model plain --depth 3 --width 4 --dataset synthetic --synthetic-size 64 --batch 16 --steps 2 "
               "--no-eval --quiet --out " + dir) == 0);
   const std::string ckpt = dir + "/checkpoint.safetensors";
-  std::string bytes = slurp(ckpt);
+  std::string bytes = elr::testing::read_all(ckpt);
   REQUIRE(bytes.size() > 100);
   const std::string truncated = bytes.substr(0, bytes.size() - 10);
   std::ofstream(ckpt, std::ios::binary) << truncated;
-  const std::string layers_before = slurp(dir + "/layers.csv");
+  const std::string layers_before = elr::testing::read_all(dir + "/layers.csv");
   CHECK_THROWS_WITH(elr::load_safetensors(ckpt), Catch::Contains(ckpt) && Catch::Contains("truncated"));
   CHECK(run_elrscope("train --quiet --resume " + dir) == 2);
-  CHECK(slurp(dir + "/layers.csv") == layers_before);
+  CHECK(elr::testing::read_all(dir + "/layers.csv") == layers_before);
   CHECK_THROWS_WITH(elr::parse_safetensors("abc", "x.safetensors"), Catch::Contains("x.safetensors"));
   CHECK_THROWS_WITH(elr::parse_safetensors(std::string("\x10\0\0\0\0\0\0\0{\"a\":1}         ", 24), "y.safetensors"),
                     Catch::Contains("y.safetensors") && Catch::Contains("'a'"));

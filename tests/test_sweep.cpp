@@ -1,7 +1,7 @@
 // `elrscope sweep`: shards of a grid together give the unsharded table, byte for byte; a sweep killed
 // midway resumes without redoing finished points and gives the same table; the table's spreads are
 // those of the points' metrics.jsonl.
-#include "elr_test_paths.h"
+#include "test_util.h"
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -22,34 +22,12 @@
 
 #include <nlohmann/json.hpp>
 
+using elr::testing::exists;
+using elr::testing::Outcome;
+using elr::testing::read_all;
+using elr::testing::run_elrscope;
+
 namespace {
-
-struct Outcome {
-  int exit_code;
-  std::string output;
-};
-
-Outcome run_elrscope(const std::string& args) {
-  const std::string cmd = std::string(ELR_BINARY) + " " + args + " 2>&1";
-  Outcome o{-1, ""};
-  if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) o.output += buf;
-    const int status = ::pclose(p);
-    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  return o;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 long long mtime_ns(const std::string& path) {
   struct stat st;

@@ -13,16 +13,13 @@
 
 #include "experiments/run_files.h"
 #include "experiments/train.h"
+#include "test_util.h"
 
 using namespace elr;
 
-namespace {
+using elr::testing::temp_dir;
 
-std::string temp_dir(const std::string& name) {
-  std::string d = std::string("/tmp/elr_test_") + name + "_" + std::to_string(::getpid());
-  std::system(("rm -rf '" + d + "'").c_str());
-  return d;
-}
+namespace {
 
 TrainConfig tiny_config(const std::string& out) {
   TrainConfig c;
@@ -61,13 +58,6 @@ std::vector<std::map<std::string, std::string>> read_csv(const std::string& path
     rows.push_back(row);
   }
   return rows;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -138,11 +128,11 @@ TEST_CASE("train: the same seed gives byte-identical outputs, another seed does 
   train(c);
   c.out = b;
   train(c);
-  CHECK(slurp(a + "/layers.csv") == slurp(b + "/layers.csv"));
+  CHECK(elr::testing::read_all(a + "/layers.csv") == elr::testing::read_all(b + "/layers.csv"));
   c.out = d;
   c.seed = 1;
   train(c);
-  CHECK(slurp(a + "/layers.csv") != slurp(d + "/layers.csv"));
+  CHECK(elr::testing::read_all(a + "/layers.csv") != elr::testing::read_all(d + "/layers.csv"));
 }
 
 TEST_CASE("train: byte-identical outputs with 1, 2 and 3 threads", "[train][determinism]") {
@@ -154,7 +144,7 @@ TEST_CASE("train: byte-identical outputs with 1, 2 and 3 threads", "[train][dete
     c.synthetic_size = 256;
     c.threads = threads;
     train(c);
-    const std::string csv = slurp(c.out + "/layers.csv");
+    const std::string csv = elr::testing::read_all(c.out + "/layers.csv");
     if (reference.empty()) reference = csv;
     INFO("threads " << threads);
     CHECK(csv == reference);
