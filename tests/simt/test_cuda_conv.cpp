@@ -36,7 +36,7 @@
 #include "kernels/cublas_glue.h"
 #include "kernels/cudnn_glue.h"
 #else
-#include "kernels/simt/control.h"
+#include "tests/simt/schedule_scope.h"
 #endif
 
 using namespace elr::kernels;
@@ -63,22 +63,7 @@ class ScheduleScope {
   ScheduleScope(const std::string&, int) {}
 };
 #else
-class ScheduleScope {
- public:
-  ScheduleScope(const std::string& schedule, int workers)
-      : saved_(elr::simt::current_schedule()), saved_workers_(elr::simt::num_workers()) {
-    elr::simt::set_schedule(elr::simt::Schedule::parse(schedule));
-    elr::simt::set_num_workers(workers);
-  }
-  ~ScheduleScope() {
-    elr::simt::set_schedule(saved_);
-    elr::simt::set_num_workers(saved_workers_);
-  }
-
- private:
-  elr::simt::Schedule saved_;
-  int saved_workers_;
-};
+using elr::simt_tests::ScheduleScope;
 #endif
 
 std::string describe(const Conv2dShape& sh) {

@@ -21,7 +21,7 @@
 #include "tests/simt/test_support.h"
 
 #ifndef ELR_CUDA_OPS_ON_GPU
-#include "kernels/simt/control.h"
+#include "tests/simt/schedule_scope.h"
 #endif
 
 namespace k = elr::kernels;
@@ -96,22 +96,7 @@ std::vector<float> quantized(size_t count, uint64_t seed, float levels) {
 }
 
 #ifndef ELR_CUDA_OPS_ON_GPU
-class ScheduleScope {
- public:
-  ScheduleScope(const std::string& schedule, int workers)
-      : saved_(elr::simt::current_schedule()), saved_workers_(elr::simt::num_workers()) {
-    elr::simt::set_schedule(elr::simt::Schedule::parse(schedule));
-    elr::simt::set_num_workers(workers);
-  }
-  ~ScheduleScope() {
-    elr::simt::set_schedule(saved_);
-    elr::simt::set_num_workers(saved_workers_);
-  }
-
- private:
-  elr::simt::Schedule saved_;
-  int saved_workers_;
-};
+using elr::simt_tests::ScheduleScope;
 #endif
 
 // Runs `f` (returning a vector) under several schedules (emulated) or repeatedly (GPU) and checks
