@@ -44,6 +44,10 @@ void Node::accumulate(size_t i, const Tensor& g) {
             shape_str(in.shape()));
   if (!in.has_grad()) {
     in.set_grad(g);
+  } else if (in.grad_stale()) {  // a kept gradient buffer: overwrite last step's values
+    Tensor existing = in.grad();
+    existing.copy_from(g);
+    in.clear_grad_stale();
   } else {
     Tensor existing = in.grad();
     add_inplace(existing, g);
@@ -72,6 +76,7 @@ void Tape::backward(const Tensor& loss) {
   Tensor seed = Tensor::full(loss.shape(), 1.0f, loss.device());
   Tensor l = loss;
   l.set_grad(seed);
+  seed_ = seed;
   NoGradGuard no_grad;  // backward functions never record
   for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
     Node& node = **it;
@@ -88,6 +93,9 @@ void Tape::backward(const Tensor& loss) {
     for (Tensor& o : node.outputs) o.reset_grad();  // intermediates: free as soon as used
   }
   nodes_.clear();
+  seed_ = Tensor();
 }
+
+bool Tape::is_seed(const Tensor& g) const { return seed_.defined() && g.defined() && g.same(seed_); }
 
 }  // namespace elr::autograd

@@ -37,6 +37,9 @@ class Tape {
   // Seeds d(loss)/d(loss) = 1 and runs the tape backward, then clears it.
   void backward(const Tensor& loss);
   void clear() { nodes_.clear(); }
+  // True for the gradient backward() seeds the loss with (ones): ops may use its value, 1,
+  // without reading it from a device.
+  bool is_seed(const Tensor& g) const;
   size_t size() const { return nodes_.size(); }
   // Called after each node's backward, while its output gradients are still alive: the gradient
   // that arrived (node.output_grad(i)) and the inputs' accumulated gradients (inputs[i].grad())
@@ -47,6 +50,7 @@ class Tape {
  private:
   std::vector<std::unique_ptr<Node>> nodes_;
   Observer observer_;
+  Tensor seed_;  // during backward()
 };
 
 Tape& tape();  // the tape of this thread

@@ -1,5 +1,6 @@
 #include "engine/device.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/allocator.h"
@@ -32,6 +33,7 @@ class CpuBackend final : public DeviceBackend {
   void memset_zero(void* ptr, size_t bytes) override { std::memset(ptr, 0, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void fill(float* ptr, int64_t count, float value) override { std::fill(ptr, ptr + count, value); }
   void copy_within(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
 };
 

@@ -2,6 +2,7 @@
 // built in; the CUDA backend registers itself when it is compiled in.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace elr {
@@ -31,6 +32,8 @@ class DeviceBackend {
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
+  // ptr[0..count) = value (on a device: without waiting for it).
+  virtual void fill(float* ptr, int64_t count, float value) = 0;
 };
 
 // The backend for a device type; throws a clear error when that backend is not available.

@@ -32,6 +32,28 @@ struct CudaOps {
   decltype(&kernels::free_multi_tensor_list) free_multi_tensor_list;
   decltype(&kernels::tensor_stats_cuda) tensor_stats;
   decltype(&kernels::sgd_update_cuda) sgd_update;
+  decltype(&kernels::lr_control_cuda) lr_control;
+  decltype(&kernels::step_record_cuda) step_record;
+  decltype(&kernels::fill_cuda) fill;
+
+  // ---- runtime services for a step that never waits for the device (experiments/cuda_train_step)
+  // Copies and events are ordered on the engine stream; pinned memory is page-locked host memory.
+  void* (*alloc_pinned)(size_t bytes);
+  void (*free_pinned)(void* ptr);
+  void (*copy_to_device_async)(void* dst, const void* pinned_src, size_t bytes);
+  void (*copy_to_host_async)(void* pinned_dst, const void* src, size_t bytes);
+  void* (*event_create)();
+  void (*event_record)(void* event);
+  void (*event_synchronize)(void* event);  // waits on the host until the event has happened
+  void (*event_destroy)(void* event);
+  // CUDA graphs of the engine stream. begin_capture opens a private allocator pool (no cudaMalloc
+  // while capturing); end_capture returns the instantiated graph, or throws after ending the
+  // capture and releasing its pool; abort_capture ends a capture after an error.
+  void (*begin_capture)();
+  void* (*end_capture)();
+  void (*abort_capture)();
+  void (*launch_graph)(void* graph);
+  void (*destroy_graph)(void* graph);  // and releases the graph's pool
 };
 
 void register_cuda_ops(const CudaOps* ops);

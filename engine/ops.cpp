@@ -317,13 +317,14 @@ LossResult cross_entropy(const Tensor& logits, const Tensor& labels) {
   }
   tape().record(op, {logits}, {result.loss}, [sh, probs, labels](Node& node) {
     Tensor dlogits = empty_like(node.inputs[0].shape(), node.inputs[0]);
-    // d(loss) is 1 whenever the loss is the tape's root, the only use of this op.
-    const Tensor dloss = node.output_grad(0).to(Device::cpu());
+    // d(loss) is the tape's seed, 1, whenever the loss is the tape's root (the usual case): known on
+    // the host, so a device step does not wait to read it.
+    const Tensor dloss_grad = node.output_grad(0);
+    const float dloss = tape().is_seed(dloss_grad) ? 1.0f : dloss_grad.to(Device::cpu()).data()[0];
     if (dlogits.device().is_cuda())
-      cuda_ops().cross_entropy_backward(sh, probs.data(), labels.labels(), dloss.data()[0], dlogits.data(),
-                                        cuda_ops().stream());
+      cuda_ops().cross_entropy_backward(sh, probs.data(), labels.labels(), dloss, dlogits.data(), cuda_ops().stream());
     else
-      kernels::cross_entropy_backward_cpu(sh, probs.data(), labels.labels(), dloss.data()[0], dlogits.data());
+      kernels::cross_entropy_backward_cpu(sh, probs.data(), labels.labels(), dloss, dlogits.data());
     node.accumulate(0, dlogits);
   });
   return result;

@@ -37,7 +37,9 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
-  return from_vector(shape, std::vector<float>(static_cast<size_t>(shape_numel(shape)), value), device);
+  Tensor t = empty(shape, DType::F32, device);
+  backend_for(device.type).fill(t.data(), t.numel(), value);  // no host round trip on a device
+  return t;
 }
 
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values, Device device) {

@@ -41,6 +41,9 @@ struct TensorImpl {
   DType dtype = DType::F32;
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // same shape and device; allocated by backward
+  // The grad's storage is kept across steps (its address is fixed, e.g. for a CUDA graph or a
+  // multi-tensor list) and holds last step's values: the next gradient overwrites it.
+  bool grad_stale = false;
 };
 
 class Tensor {
@@ -84,6 +87,10 @@ class Tensor {
   Tensor grad() const { return Tensor(impl_->grad); }
   void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
   void reset_grad() { impl_->grad.reset(); }
+  // Keeps the grad's storage for the next backward, which overwrites instead of accumulating.
+  void mark_grad_stale() { impl_->grad_stale = has_grad(); }
+  bool grad_stale() const { return impl_->grad_stale; }
+  void clear_grad_stale() { impl_->grad_stale = false; }
 
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }

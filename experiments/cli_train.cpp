@@ -42,6 +42,8 @@ void add_train_options(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   app.add_option("--out", c.out, "run directory (default runs/<model>-<depth>-<time>)");
   app.add_option("--device", c.device, "cpu (cuda in CUDA builds)")->capture_default_str();
+  app.add_flag("!--no-cuda-graph", c.cuda_graph,
+               "cuda: run every step eagerly instead of replaying it as a CUDA graph");
   app.add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_option("--augment", c.augment, "crop and flip: 1 on, 0 off, -1 on for CIFAR only")->capture_default_str();
   app.add_option("--on-divergence", c.on_divergence, "stop | continue when a loss or norm is not finite")

@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "experiments/checkpoint.h"
+#include "experiments/cuda_train_step.h"
 #include "experiments/data_loader.h"
 #include "experiments/dataset.h"
 #include "experiments/progress.h"
@@ -98,6 +99,25 @@ void truncate_log(const std::string& path, int64_t next_step, bool csv) {
   write_file_atomic(path, kept);
 }
 
+// One step on the host's schedule: forward, loss, backward, then Sgd::step, which reads the
+// statistics back (the CPU backend, and CUDA when a pre-update hook needs the gradients).
+StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, const Batch& batch, Device device,
+                            int64_t step, const PreUpdateHook& pre_update) {
+  autograd::tape().clear();
+  Tensor logits = model.forward(batch.images.to(device));
+  ops::LossResult loss = ops::cross_entropy(logits, batch.labels.to(device));
+  StepRecord r;
+  r.step = step;
+  r.epoch = batch.epoch;
+  r.batch_size = batch.labels.numel();
+  r.loss = loss.loss.to_vector()[0];
+  r.correct = loss.correct_on_host();
+  autograd::tape().backward(loss.loss);
+  if (pre_update) pre_update(step, sgd.params());
+  r.layers = sgd.step(controller, r.global_lr);
+  return r;
+}
+
 }  // namespace
 
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
@@ -113,7 +133,8 @@ nlohmann::json config_to_json(const TrainConfig& c) {
       {"batch", c.batch}, {"steps", c.steps}, {"epochs", c.epochs}, {"lr", c.lr}, {"momentum", c.momentum},
       {"nesterov", c.nesterov}, {"weight_decay", c.weight_decay}, {"schedule", c.schedule},
       {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
-      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"threads", c.threads},
+      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"cuda_graph", c.cuda_graph},
+      {"threads", c.threads},
       {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
       {"checkpoint_every", c.checkpoint_every}, {"out", c.out},
       {"momentum_convention", "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v"},
@@ -143,6 +164,7 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& source)
     c.seed = j.at("seed").get<uint64_t>();
     c.log_every = j.at("log_every").get<int64_t>();
     c.device = j.at("device").get<std::string>();
+    c.cuda_graph = j.value("cuda_graph", true);  // absent from configs written before the option
     c.threads = j.at("threads").get<int>();
     c.augment = j.at("augment").get<int>();
     c.evaluate = j.at("evaluate").get<bool>();
@@ -249,47 +271,48 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
   if (!cfg.resume) layers_csv.write_line(kLayersHeader);
+  std::unique_ptr<CudaTrainStep> cuda_step;
+  result.step_mode = device.is_cpu() ? "cpu" : "cuda synchronous";
+  if (device.is_cuda() && !pre_update) {
+    CudaStepOptions options;
+    options.cuda_graph = cfg.cuda_graph;
+    const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
+    cuda_step = std::make_unique<CudaTrainStep>(*model, sgd, sched, ctrl, controller.reference_elr(), state.next_step,
+                                                image_shape, options);
+  }
+
   auto checkpoint = [&](int64_t next_step) {
     state.next_step = next_step;
     state.data_epoch = loader.next_epoch();
     state.data_index = loader.next_index();
-    state.reference_elr = controller.reference_elr();
+    state.reference_elr = cuda_step ? cuda_step->reference_elr() : controller.reference_elr();
     save_checkpoint(checkpoint_path, *model, sgd, state, config_json);
   };
 
   const int64_t first_step = state.next_step;
   result.steps = first_step;
   Progress progress(total - first_step, cfg.progress);
-  for (int64_t step = state.next_step; step < total; ++step) {
-    Batch batch = loader.next();
-    autograd::tape().clear();
-    Tensor logits = model->forward(batch.images.to(device));
-    ops::LossResult loss = ops::cross_entropy(logits, batch.labels.to(device));
-    const double loss_value = loss.loss.to_vector()[0];
-    const int64_t correct = loss.correct_on_host();
-    autograd::tape().backward(loss.loss);
-    if (pre_update) pre_update(step, plist);
-    double global_lr = 0;
-    std::vector<LayerStats> layers = sgd.step(controller, global_lr);
-    const SpreadStats spread = summarize_spread(layers);
-    state.correct += correct;
-    state.seen += batch.labels.numel();
-    const double batch_acc = static_cast<double>(correct) / batch.labels.numel();
-    if (hook) hook(step, loss_value, layers);
+  // Logs one finished step; returns false when the run must stop (divergence with "stop").
+  auto consume = [&](const StepRecord& r) {
+    const SpreadStats spread = summarize_spread(r.layers);
+    state.correct += r.correct;
+    state.seen += r.batch_size;
+    const double batch_acc = static_cast<double>(r.correct) / r.batch_size;
+    if (hook) hook(r.step, r.loss, r.layers);
 
-    std::string bad = first_nonfinite_layer(layers);
-    if (bad.empty() && !std::isfinite(loss_value)) bad = "the loss";
+    std::string bad = first_nonfinite_layer(r.layers);
+    if (bad.empty() && !std::isfinite(r.loss)) bad = "the loss";
     if (!bad.empty() && !result.diverged) {
       result.diverged = true;
-      result.diverged_step = step;
-      result.divergence = fmt::format("non-finite values at step {}: first affected: {}", step, bad);
+      result.diverged_step = r.step;
+      result.divergence = fmt::format("non-finite values at step {}: first affected: {}", r.step, bad);
     }
-    if (is_logged_step(step, cfg.log_every, total) || (result.diverged && result.diverged_step == step)) {
-      nlohmann::json m = {{"step", step},
-                          {"epoch", batch.epoch},
-                          {"loss", json_number(loss_value)},
+    if (is_logged_step(r.step, cfg.log_every, total) || (result.diverged && result.diverged_step == r.step)) {
+      nlohmann::json m = {{"step", r.step},
+                          {"epoch", r.epoch},
+                          {"loss", json_number(r.loss)},
                           {"accuracy", batch_acc},
-                          {"lr", json_number(global_lr)},
+                          {"lr", json_number(r.global_lr)},
                           {"spread", json_number(spread.spread)},
                           {"log10_std", json_number(spread.log10_std)},
                           {"first_last", json_number(spread.first_last)},
@@ -300,15 +323,37 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
                           {"zero_elr_layers", spread.zero_layers},
                           {"elapsed_s", progress.elapsed_seconds()}};
       metrics.write_line(m.dump());
-      for (size_t i = 0; i < layers.size(); ++i) layers_csv.write_line(layer_row(step, i, layers[i]));
+      for (size_t i = 0; i < r.layers.size(); ++i) layers_csv.write_line(layer_row(r.step, i, r.layers[i]));
     }
-    result.steps = step + 1;
-    result.final_loss = loss_value;
-    progress.update(step + 1 - first_step, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", loss_value, batch_acc,
-                                          global_lr, spread.spread));
-    if (result.diverged && cfg.on_divergence == "stop") break;
-    if (!result.diverged && cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && step + 1 < total)
-      checkpoint(step + 1);
+    result.steps = r.step + 1;
+    result.final_loss = r.loss;
+    progress.update(r.step + 1 - first_step, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", r.loss,
+                                                         batch_acc, r.global_lr, spread.spread));
+    return !(result.diverged && cfg.on_divergence == "stop");
+  };
+
+  for (int64_t step = state.next_step; step < total; ++step) {
+    Batch batch = loader.next();
+    const bool checkpoint_due = cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && step + 1 < total;
+    std::vector<StepRecord> records;
+    if (cuda_step) {
+      cuda_step->enqueue(batch);
+      // The records come every few steps; all of them before a checkpoint and at the end.
+      records = cuda_step->take_records(checkpoint_due || step + 1 == total);
+    } else {
+      records.push_back(synchronous_step(*model, sgd, controller, batch, device, step, pre_update));
+    }
+    bool go_on = true;
+    for (const StepRecord& r : records)
+      if (go_on) go_on = consume(r);
+    if (!go_on) break;
+    if (!result.diverged && checkpoint_due) checkpoint(step + 1);
+  }
+  if (cuda_step) {
+    result.step_mode = cuda_step->graph_active() ? "cuda graph" : "cuda eager";
+    result.cuda_graph_note = cuda_step->graph_note();
+    if (cfg.cuda_graph && !cuda_step->graph_active())
+      std::fprintf(stderr, "elrscope: the step ran without a CUDA graph: %s\n", result.cuda_graph_note.c_str());
   }
   if (!result.diverged) checkpoint(result.steps);
   progress.finish();
@@ -328,7 +373,9 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
                             {"diverged_step", result.diverged_step},
                             {"divergence", result.divergence},
                             {"seconds", result.seconds},
-                            {"steps_per_second", result.steps_per_second}};
+                            {"steps_per_second", result.steps_per_second},
+                            {"step_mode", result.step_mode},
+                            {"cuda_graph_note", result.cuda_graph_note}};
   write_json_atomic(result.run_dir + "/summary.json", summary);
   return result;
 }

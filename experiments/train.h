@@ -33,6 +33,7 @@ struct TrainConfig {
   int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
   std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
   std::string device = "cpu";
+  bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
   int threads = 0;                        // 0: all cores
   int augment = -1;                       // -1: on for CIFAR, off otherwise
   bool evaluate = true;                   // test accuracy at the end
@@ -61,12 +62,16 @@ struct TrainResult {
   std::string divergence;      // what was non-finite, and where
   double seconds = 0;
   double steps_per_second = 0;
+  std::string step_mode;       // "cpu", "cuda graph", "cuda eager" or "cuda synchronous"
+  std::string cuda_graph_note; // why a CUDA run has no graph ("" when it has one)
 };
 
-// Called after every step with that step's statistics (before they are written).
+// Called after every step with that step's statistics (before they are written). On a CUDA device
+// the statistics reach the host every few steps, so the calls come in bursts, in step order.
 using StepHook = std::function<void(int64_t step, double loss, const std::vector<LayerStats>& layers)>;
 
 // Called after the backward and before the update, with the parameters (values and .grad()).
+// On a CUDA device it makes every step synchronous (no graph, statistics copied each step).
 using PreUpdateHook = std::function<void(int64_t step, const std::vector<Parameter*>& params)>;
 
 TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr, const PreUpdateHook& pre_update = nullptr);

@@ -136,6 +136,7 @@ void batchnorm_backward_cuda(const BatchNormShape& sh, const BatchNormParams& p,
                              const float* dy, const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dgamma, float* dbeta, Stream stream);  // dgamma/dbeta may be null
 
+void fill_cuda(int64_t count, float value, float* y, Stream stream);  // y[i] = value
 void relu_forward_cuda(int64_t count, const float* x, float* y, Stream stream);
 void relu_backward_cuda(int64_t count, const float* y, const float* dy, float* dx, Stream stream);
 void add_forward_cuda(int64_t count, bool relu, const float* a, const float* b, float* y, Stream stream);
@@ -191,11 +192,37 @@ struct LrControlArgs {
   double target_lr = 0;  // scheduled_lr(schedule, step)
   double base_lr = 0;    // schedule.lr
   double lars_trust = 0.001;
+  // A step that replays as a CUDA graph cannot take the scheduled LR from the host: when set, the
+  // kernel reads it as schedule[min(*step, schedule_steps - 1)] (device table and step counter).
+  const double* schedule = nullptr;
+  const int64_t* step = nullptr;
+  int64_t schedule_steps = 0;
 };
 // reference_elr: one double on the device, in/out (uniform-elr freezes it at the first step when
 // it is <= 0). lrs: device [layers]; global_lr: one double on the device (may be null).
 void lr_control_cuda(int layers, const TensorStats* stats, const uint8_t* layer_flags, const LrControlArgs& args,
                      double* reference_elr, double* lrs, double* global_lr, Stream stream);
+
+// One training step's record, written on the device into slot (*step % slots) of a ring buffer of
+// doubles, then *step is incremented (the device's step counter, read by the LR schedule). Slot
+// layout: [step, loss, correct, global_lr], then per layer [w2, g2, gw, v2, dw2, lr]. loss: one
+// float; correct: one int64; global_lr: one double.
+constexpr int kStepRecordHeader = 4;
+constexpr int kStepRecordPerLayer = 6;
+struct StepRecordArgs {
+  int layers = 0;
+  const float* loss = nullptr;
+  const int64_t* correct = nullptr;
+  const double* global_lr = nullptr;
+  const TensorStats* stats = nullptr;
+  const double* lrs = nullptr;
+  const double* dw2 = nullptr;
+  int64_t* step = nullptr;
+  double* ring = nullptr;
+  int slots = 0;
+};
+inline int step_record_doubles(int layers) { return kStepRecordHeader + kStepRecordPerLayer * layers; }
+void step_record_cuda(const StepRecordArgs& args, Stream stream);
 
 // SGD over every tensor of the list, PyTorch conventions as sgd_update_cpu; tensor t uses
 // float(lrs[t]) when lrs (device) is given, else p.lr. dw2[t] = |lr * step|^2 (device, double).

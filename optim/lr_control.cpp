@@ -41,6 +41,13 @@ const char* lr_control_name(LrControl c) {
   return "?";
 }
 
+bool is_lars_weight(ParamKind kind, const std::string& name) {
+  const std::string suffix = ".weight";
+  return kind == ParamKind::Conv || kind == ParamKind::Linear ||
+         (kind == ParamKind::Classifier && name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
 LrController::LrController(ScheduleConfig schedule, LrControlConfig control)
     : schedule_(std::move(schedule)), control_(control) {
   reference_elr_ = control_.target_elr;
@@ -76,10 +83,7 @@ double LrController::decide(int64_t step, std::vector<LayerStats>& layers) {
     }
     case LrControl::Lars: {
       for (LayerStats& l : layers) {
-        const bool weight = l.kind == ParamKind::Conv || l.kind == ParamKind::Linear ||
-                            (l.kind == ParamKind::Classifier && l.name.size() > 7 &&
-                             l.name.compare(l.name.size() - 7, 7, ".weight") == 0);
-        if (weight && l.g2 > 0 && l.w2 > 0) l.lr = target * control_.lars_trust * std::sqrt(l.w2 / l.g2);
+        if (is_lars_weight(l.kind, l.name) && l.g2 > 0 && l.w2 > 0) l.lr = target * control_.lars_trust * std::sqrt(l.w2 / l.g2);
       }
       break;
     }

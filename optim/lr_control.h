@@ -24,6 +24,10 @@ enum class LrControl { None, CriticalWarmup, UniformElr, Lars };
 LrControl parse_lr_control(const std::string& name);  // none | critical-warmup | uniform-elr | lars
 const char* lr_control_name(LrControl c);
 
+// The tensors LARS rescales: conv and linear weights, and the classifier's weight (not biases or
+// BN parameters).
+bool is_lars_weight(ParamKind kind, const std::string& name);
+
 struct LrControlConfig {
   LrControl kind = LrControl::None;
   double target_elr = 0;        // uniform-elr: 0 = lr x the median layer's e at step 0 (frozen)

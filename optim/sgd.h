@@ -25,6 +25,7 @@ class Sgd {
   std::vector<LayerStats> step(LrController& controller, double& global_lr);
   int64_t steps_taken() const { return steps_; }
   const std::vector<Parameter*>& params() const { return params_; }
+  const SgdConfig& config() const { return config_; }
   std::vector<Tensor>& momentum_buffers() { return momentum_; }
   void set_steps_taken(int64_t s) { steps_ = s; }
 

@@ -24,4 +24,12 @@ if(ELR_HAVE_CUDA AND TARGET elr_cuda_kernels)
   target_link_libraries(elr_cuda_backend PUBLIC elr elr_cuda_kernels elr_cuda_runtime)
   target_link_libraries(elrscope PRIVATE elr_cuda_backend)
   target_compile_definitions(elrscope PRIVATE ELR_WITH_CUDA_BACKEND)
+
+  # The same training tests on a real GPU (exits 77 without one).
+  add_executable(elr_gpu_train_tests ${CMAKE_CURRENT_SOURCE_DIR}/tests/cuda/test_cuda_train.cpp)
+  target_compile_definitions(elr_gpu_train_tests PRIVATE ELR_TRAIN_TESTS_ON_GPU)
+  target_compile_options(elr_gpu_train_tests PRIVATE ${ELR_CXX_FLAGS})
+  target_link_libraries(elr_gpu_train_tests PRIVATE elr_cuda_backend elr_catch_main)
+  add_test(NAME gpu.train COMMAND elr_gpu_train_tests)
+  set_tests_properties(gpu.train PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 600)
 endif()

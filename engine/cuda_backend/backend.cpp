@@ -4,6 +4,7 @@
 
 #include "engine/cuda/caching_allocator.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/graph.h"
 #include "engine/cuda/runtime.h"
 #include "engine/device.h"
 #include "engine/device_ops.h"
@@ -38,7 +39,37 @@ class CudaMemory final : public DeviceBackend {
   void copy_within(void* dst, const void* src, size_t bytes) override {
     cuda::copy_on_device(dst, src, bytes, current_stream());
   }
+  void fill(float* ptr, int64_t count, float value) override {
+    kernels::fill_cuda(count, value, ptr, current_stream());
+  }
 };
+
+// ---- runtime services of CudaOps ----------------------------------------------------------------
+void* alloc_pinned(size_t bytes) {
+  void* p = nullptr;
+  ELR_CUDA_CHECK(cudaMallocHost(&p, bytes));
+  return p;
+}
+void free_pinned(void* p) { cudaFreeHost(p); }
+void copy_to_device_async(void* dst, const void* src, size_t bytes) {
+  ELR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, current_stream()));
+}
+void copy_to_host_async(void* dst, const void* src, size_t bytes) {
+  ELR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, current_stream()));
+}
+void* event_create() {
+  cudaEvent_t e = nullptr;
+  ELR_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+void event_record(void* e) { ELR_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(e), current_stream())); }
+void event_synchronize(void* e) { ELR_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(e))); }
+void event_destroy(void* e) { cudaEventDestroy(static_cast<cudaEvent_t>(e)); }
+void begin_capture() { cuda::begin_capture(current_stream()); }
+void* end_capture() { return cuda::end_capture(current_stream()); }
+void abort_capture() { cuda::abort_capture(current_stream()); }
+void launch_graph(void* g) { static_cast<const cuda::Graph*>(g)->launch(current_stream()); }
+void destroy_graph(void* g) { delete static_cast<cuda::Graph*>(g); }
 
 CudaOps make_table() {
   using namespace kernels;
@@ -67,6 +98,22 @@ CudaOps make_table() {
   t.free_multi_tensor_list = &free_multi_tensor_list;
   t.tensor_stats = &tensor_stats_cuda;
   t.sgd_update = &sgd_update_cuda;
+  t.lr_control = &lr_control_cuda;
+  t.step_record = &step_record_cuda;
+  t.fill = &fill_cuda;
+  t.alloc_pinned = &alloc_pinned;
+  t.free_pinned = &free_pinned;
+  t.copy_to_device_async = &copy_to_device_async;
+  t.copy_to_host_async = &copy_to_host_async;
+  t.event_create = &event_create;
+  t.event_record = &event_record;
+  t.event_synchronize = &event_synchronize;
+  t.event_destroy = &event_destroy;
+  t.begin_capture = &begin_capture;
+  t.end_capture = &end_capture;
+  t.abort_capture = &abort_capture;
+  t.launch_graph = &launch_graph;
+  t.destroy_graph = &destroy_graph;
   return t;
 }
 

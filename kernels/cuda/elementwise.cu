@@ -1,4 +1,4 @@
-// ReLU and the residual add (+ ReLU) on the GPU, as kernels/cpu/elementwise.cpp: grid-stride loops,
+// Fill, ReLU and the residual add (+ ReLU) on the GPU, as kernels/cpu/elementwise.cpp: grid-stride loops,
 // every element independent. NaN passes through the ReLU (v < 0 is false for NaN).
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/launch.h"
@@ -13,6 +13,10 @@ __device__ __forceinline__ float relu(float v) { return v < 0.0f ? 0.0f : v; }
 
 #define ELR_GRID_STRIDE(i, count) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (count); i += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void fill_kernel(int64_t count, float value, float* __restrict__ y) {
+  ELR_GRID_STRIDE(i, count) y[i] = value;
+}
 
 __global__ void relu_forward_kernel(int64_t count, const float* __restrict__ x, float* __restrict__ y) {
   ELR_GRID_STRIDE(i, count) y[i] = relu(x[i]);
@@ -45,6 +49,11 @@ __global__ void add_backward_kernel(int64_t count, bool relu_after, const float*
 int blocks_for(int64_t count) { return cuda_detail::elementwise_blocks(count, kThreads); }
 
 }  // namespace
+
+void fill_cuda(int64_t count, float value, float* y, Stream stream) {
+  if (count <= 0) return;
+  ELR_LAUNCH(fill_kernel, blocks_for(count), kThreads, 0, stream, count, value, y);
+}
 
 void relu_forward_cuda(int64_t count, const float* x, float* y, Stream stream) {
   if (count <= 0) return;

@@ -38,7 +38,11 @@ __global__ void lr_control_kernel(int layers, const TensorStats* __restrict__ st
                                   const uint8_t* __restrict__ flags, LrControlArgs args,
                                   double* __restrict__ reference_elr, double* __restrict__ lrs,
                                   double* __restrict__ global_lr) {
-  const double target = args.target_lr;
+  double target = args.target_lr;
+  if (args.schedule) {
+    const int64_t s = *args.step;
+    target = args.schedule[s < 0 ? 0 : s >= args.schedule_steps ? args.schedule_steps - 1 : s];
+  }
   double global = target;
   for (int i = 0; i < layers; ++i) lrs[i] = target;
   switch (args.kind) {
@@ -93,6 +97,8 @@ __global__ void lr_control_kernel(int layers, const TensorStats* __restrict__ st
 void lr_control_cuda(int layers, const TensorStats* stats, const uint8_t* layer_flags, const LrControlArgs& args,
                      double* reference_elr, double* lrs, double* global_lr, Stream stream) {
   ELR_CHECK(layers >= 0, "lr_control_cuda: negative layer count {}", layers);
+  ELR_CHECK(!args.schedule || (args.step && args.schedule_steps > 0),
+            "lr_control_cuda: a schedule table needs a step counter and a positive length ({})", args.schedule_steps);
   ELR_LAUNCH(lr_control_kernel, 1, 1, 0, stream, layers, stats, layer_flags, args, reference_elr, lrs, global_lr);
 }
 

@@ -1,6 +1,10 @@
 // The CUDA runtime API subset on the CPU: "device" memory is exact-size host memory filled with
 // 0xFF (uninitialized floats read as NaN), all work runs synchronously, and stream capture
-// records launches and async copies so a graph replays them in order.
+// records launches and async copies so a graph replays them in order. Capture is as strict as
+// CUDA's global capture mode: while a stream captures, calls that would synchronize or allocate
+// (cudaMalloc, cudaFree, cudaMemcpy, cudaMemset, cudaDeviceSynchronize, pinned allocation) fail
+// and invalidate the capture, and so do async copies from or to pageable host memory (a graph
+// would read that memory at replay time).
 #include "kernels/simt/simt.h"
 
 #include <chrono>
@@ -22,6 +26,7 @@ struct CUevent_st {
 };
 struct CUgraph_st {
   std::vector<std::function<void()>> nodes;
+  bool invalidated = false;  // an unsupported call happened during the capture
 };
 struct CUgraphExec_st {
   std::vector<std::function<void()>> nodes;
@@ -67,6 +72,35 @@ cudaError_t check_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 }
 
 bool capturing(cudaStream_t stream) { return stream && stream->capture; }
+
+// The graphs being captured (by any stream), and the pinned host allocations.
+struct CaptureState {
+  std::mutex mutex;
+  std::vector<cudaGraph_t> active;
+  std::map<const char*, size_t> pinned;
+
+  bool pinned_contains(const void* ptr, size_t bytes) {
+    const char* p = static_cast<const char*>(ptr);
+    auto it = pinned.upper_bound(p);
+    if (it == pinned.begin()) return false;
+    --it;
+    return p + bytes <= it->first + it->second;
+  }
+};
+CaptureState& capture_state() {
+  static CaptureState c;
+  return c;
+}
+
+// A call CUDA forbids during a global-mode capture: fails and invalidates every active capture.
+bool refuse_while_capturing() {
+  auto& c = capture_state();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.active.empty()) return false;
+  for (cudaGraph_t g : c.active) g->invalidated = true;
+  tl_last_error = cudaErrorStreamCaptureUnsupported;
+  return true;
+}
 
 }  // namespace
 
@@ -154,7 +188,10 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->minor = 0;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize(void) {
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
+  return cudaSuccess;
+}
 cudaError_t cudaDriverGetVersion(int* version) {
   if (!version) return fail(cudaErrorInvalidValue);
   *version = CUDART_VERSION;
@@ -170,6 +207,7 @@ cudaError_t cudaRuntimeGetVersion(int* version) {
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   if (bytes == 0) return cudaSuccess;
   void* p = std::malloc(bytes);  // exact size, so ASan sees one-past-the-end accesses
   if (!p) return fail(cudaErrorMemoryAllocation);
@@ -183,6 +221,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
 
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   auto& a = elr::simt::allocations();
   {
     std::lock_guard<std::mutex> lock(a.mutex);
@@ -196,12 +235,24 @@ cudaError_t cudaFree(void* ptr) {
 
 cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue);
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   *ptr = bytes ? std::malloc(bytes) : nullptr;
   if (bytes && !*ptr) return fail(cudaErrorMemoryAllocation);
+  if (*ptr) {
+    auto& c = elr::simt::capture_state();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.pinned[static_cast<const char*>(*ptr)] = bytes;
+  }
   return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned int) { return cudaMallocHost(ptr, bytes); }
 cudaError_t cudaFreeHost(void* ptr) {
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
+  {
+    auto& c = elr::simt::capture_state();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.pinned.erase(static_cast<const char*>(ptr));
+  }
   std::free(ptr);
   return cudaSuccess;
 }
@@ -213,6 +264,7 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   if (cudaError_t e = elr::simt::check_copy(dst, src, bytes, kind)) return fail(e);
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
@@ -221,6 +273,16 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream) {
   if (cudaError_t e = elr::simt::check_copy(dst, src, bytes, kind)) return fail(e);
+  if (elr::simt::capturing(stream) && bytes) {
+    const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
+    auto& c = elr::simt::capture_state();
+    std::unique_lock<std::mutex> lock(c.mutex);
+    if (host && !c.pinned_contains(host, bytes)) {
+      lock.unlock();
+      elr::simt::refuse_while_capturing();
+      return cudaErrorStreamCaptureUnsupported;
+    }
+  }
   auto copy = [dst, src, bytes] {
     if (bytes) std::memmove(dst, src, bytes);
   };
@@ -229,6 +291,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
 }
 
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
+  if (elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   if (bytes && !elr::simt::allocations().contains(ptr, bytes)) return fail(cudaErrorInvalidValue);
   if (bytes) std::memset(ptr, value, bytes);
   return cudaSuccess;
@@ -258,7 +321,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  if (stream && stream->capture) return fail(cudaErrorStreamCaptureUnsupported);
+  if (stream && stream->capture) {
+    stream->capture->invalidated = true;
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
   return cudaSuccess;
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t event, unsigned int) {
@@ -306,13 +372,27 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   if (!stream) return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot capture
   if (stream->capture) return fail(cudaErrorIllegalState);
   stream->capture = new CUgraph_st;
+  auto& c = elr::simt::capture_state();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.active.push_back(stream->capture);
   return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   if (!stream || !graph) return fail(cudaErrorInvalidValue);
   if (!stream->capture) return fail(cudaErrorIllegalState);
-  *graph = stream->capture;
+  cudaGraph_t captured = stream->capture;
   stream->capture = nullptr;
+  {
+    auto& c = elr::simt::capture_state();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.active.erase(std::find(c.active.begin(), c.active.end(), captured));
+  }
+  if (captured->invalidated) {
+    delete captured;
+    *graph = nullptr;
+    return fail(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = captured;
   return cudaSuccess;
 }
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {

@@ -1,10 +1,16 @@
-// The whole CUDA training path (ops, autograd, statistics, SGD, the trainer) on the CPU execution
-// layer, against the CPU backend: same seed, same batches, same numbers within float tolerance.
+// The whole CUDA training path (ops, autograd, statistics, LR control, SGD, the trainer's device
+// step and its CUDA graph) against the CPU backend: same seed, same batches, same numbers within
+// float tolerance. Built against the CPU execution layer for CI and, as elr_gpu_train_tests, by
+// nvcc for a GPU (ELR_TRAIN_TESTS_ON_GPU: exits 77 without one).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,12 +22,16 @@ using namespace elr;
 
 namespace {
 
+// 20 steps: more than the device step's drain interval (16), so both full and partial drains.
+constexpr int kSteps = 20;
+
 struct Trace {
   std::vector<double> losses;
   std::vector<std::vector<LayerStats>> layers;
+  TrainResult result;
 };
 
-Trace run(const std::string& device, const std::string& lr_control) {
+TrainConfig tiny_config(const std::string& device, const std::string& lr_control, const std::string& tag) {
   TrainConfig c;
   c.model.name = "plain";
   c.model.depth = 4;
@@ -29,45 +39,126 @@ Trace run(const std::string& device, const std::string& lr_control) {
   c.dataset = "synthetic";
   c.synthetic_size = 64;
   c.batch = 16;
-  c.steps = 5;
+  c.steps = kSteps;
   c.lr = 0.2;
   c.momentum = 0.9;
+  c.schedule = "cosine";
   c.lr_control = lr_control;
   c.device = device;
   c.progress = false;
-  c.out = "/tmp/elr_cuda_train_" + device + "_" + lr_control + "_" + std::to_string(::getpid());
+  c.evaluate = false;
+  c.out = "/tmp/elr_cuda_train_" + tag + "_" + lr_control + "_" + std::to_string(::getpid());
+  return c;
+}
+
+// mode: "cpu", "graph", "eager" or "sync" (a pre-update hook makes every CUDA step synchronous).
+Trace run(const std::string& mode, const std::string& lr_control) {
+  TrainConfig c = tiny_config(mode == "cpu" ? "cpu" : "cuda", lr_control, mode);
+  c.cuda_graph = mode != "eager";
   Trace t;
-  train(c, [&](int64_t, double loss, const std::vector<LayerStats>& layers) {
-    t.losses.push_back(loss);
-    t.layers.push_back(layers);
-  });
+  PreUpdateHook pre_update = nullptr;
+  if (mode == "sync") pre_update = [](int64_t, const std::vector<Parameter*>&) {};
+  t.result = train(
+      c,
+      [&](int64_t, double loss, const std::vector<LayerStats>& layers) {
+        t.losses.push_back(loss);
+        t.layers.push_back(layers);
+      },
+      pre_update);
   return t;
+}
+
+void start_cuda() {
+  set_device_starter(DeviceType::CUDA, &cuda_backend::start);
+  std::string why;
+#ifdef ELR_TRAIN_TESTS_ON_GPU
+  if (!start_device(DeviceType::CUDA, &why)) {
+    WARN("no CUDA device: " << why);
+    std::exit(77);
+  }
+#else
+  REQUIRE(start_device(DeviceType::CUDA, &why));
+#endif
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace
 
-TEST_CASE("cuda backend: plain-4 trains on the CPU execution layer like the CPU backend", "[cuda][train]") {
-  set_device_starter(DeviceType::CUDA, &cuda_backend::start);
-  std::string why;
-  REQUIRE(start_device(DeviceType::CUDA, &why));
+TEST_CASE("cuda backend: plain-4 trains on CUDA like the CPU backend, as a graph, eagerly and synchronously",
+          "[cuda][train]") {
+  start_cuda();
   for (const char* control : {"none", "uniform-elr"}) {
     INFO("lr-control " << control);
-    Trace cpu = run("cpu", control), gpu = run("cuda", control);
-    REQUIRE(cpu.losses.size() == 5);
-    REQUIRE(gpu.losses.size() == 5);
-    double worst_loss = 0, worst_elr = 0;
-    for (size_t s = 0; s < 5; ++s) {
-      worst_loss = std::max(worst_loss, std::abs(gpu.losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]));
-      REQUIRE(gpu.layers[s].size() == cpu.layers[s].size());
-      for (size_t l = 0; l < cpu.layers[s].size(); ++l) {
-        const LayerStats &a = gpu.layers[s][l], &b = cpu.layers[s][l];
-        CHECK(a.name == b.name);
-        CHECK(a.w2 == Approx(b.w2).epsilon(1e-4));
-        if (b.scale_invariant) worst_elr = std::max(worst_elr, std::abs(a.elr() - b.elr()) / b.elr());
+    const Trace cpu = run("cpu", control), graph = run("graph", control), eager = run("eager", control),
+                sync = run("sync", control);
+    INFO("graph note: " << graph.result.cuda_graph_note);
+    CHECK(graph.result.step_mode == "cuda graph");
+    CHECK(graph.result.cuda_graph_note.empty());
+    CHECK(eager.result.step_mode == "cuda eager");
+    CHECK(eager.result.cuda_graph_note.find("--no-cuda-graph") != std::string::npos);
+    CHECK(sync.result.step_mode == "cuda synchronous");
+    for (const Trace* t : {&cpu, &graph, &eager, &sync}) REQUIRE(t->losses.size() == size_t(kSteps));
+
+    // The graph replays the eager step's kernels in the same order: the same bits.
+    for (size_t s = 0; s < size_t(kSteps); ++s) {
+      INFO("step " << s);
+      REQUIRE(graph.losses[s] == eager.losses[s]);
+      for (size_t l = 0; l < graph.layers[s].size(); ++l) {
+        REQUIRE(graph.layers[s][l].w2 == eager.layers[s][l].w2);
+        REQUIRE(graph.layers[s][l].g2 == eager.layers[s][l].g2);
+        REQUIRE(graph.layers[s][l].lr == eager.layers[s][l].lr);
+        REQUIRE(graph.layers[s][l].dw2 == eager.layers[s][l].dw2);
       }
     }
-    WARN("worst relative difference: loss " << worst_loss << ", ELR " << worst_elr);
-    CHECK(worst_loss <= 1e-4);
-    CHECK(worst_elr <= 1e-3);
+    // Device LR control and the host's agree, and both match the CPU backend.
+    for (const Trace* gpu : {&graph, &sync}) {
+      double worst_loss = 0, worst_elr = 0, worst_lr = 0;
+      for (size_t s = 0; s < size_t(kSteps); ++s) {
+        worst_loss = std::max(worst_loss, std::abs(gpu->losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]));
+        REQUIRE(gpu->layers[s].size() == cpu.layers[s].size());
+        for (size_t l = 0; l < cpu.layers[s].size(); ++l) {
+          const LayerStats &a = gpu->layers[s][l], &b = cpu.layers[s][l];
+          CHECK(a.name == b.name);
+          CHECK(a.w2 == Approx(b.w2).epsilon(1e-4));
+          worst_lr = std::max(worst_lr, std::abs(a.lr - b.lr) / b.lr);
+          if (b.scale_invariant) worst_elr = std::max(worst_elr, std::abs(a.elr() - b.elr()) / b.elr());
+        }
+      }
+      WARN((gpu == &graph ? "graph" : "synchronous") << ": worst relative difference to the CPU: loss " << worst_loss
+                                                     << ", ELR " << worst_elr << ", lr " << worst_lr);
+      CHECK(worst_loss <= 1e-4);
+      CHECK(worst_elr <= 1e-3);
+      CHECK(worst_lr <= 1e-3);
+    }
   }
+}
+
+TEST_CASE("cuda backend: a device-step run resumed from its checkpoint writes what an uninterrupted run writes",
+          "[cuda][train][resume]") {
+  start_cuda();
+  const TrainConfig whole = tiny_config("cuda", "uniform-elr", "whole");
+  train(whole);
+
+  TrainConfig crashed = tiny_config("cuda", "uniform-elr", "crashed");
+  crashed.checkpoint_every = 8;
+  // Steps reach the host in bursts; the crash comes after the checkpoint at step 8 was written.
+  REQUIRE_THROWS_WITH(train(crashed,
+                            [](int64_t step, double, const std::vector<LayerStats>&) {
+                              if (step == 10) throw std::runtime_error("simulated crash");
+                            }),
+                      "simulated crash");
+  TrainConfig resumed = crashed;
+  resumed.resume = true;
+  const TrainResult r = train(resumed);
+  CHECK(r.steps == kSteps);
+  CHECK(r.step_mode == "cuda graph");
+  const std::string a = read_file(whole.out + "/layers.csv"), b = read_file(crashed.out + "/layers.csv");
+  REQUIRE(!a.empty());
+  CHECK(a == b);
 }

@@ -34,6 +34,37 @@ TEST_CASE("caching allocator reuses blocks of the same size class", "[simt][cuda
   CHECK_THROWS_AS(alloc.deallocate(&on_stack), elr::Error);
 }
 
+TEST_CASE("a graph pool serves a capture from the cache and keeps its blocks until released",
+          "[simt][cuda_runtime]") {
+  CachingAllocator alloc;
+  void* a = alloc.allocate(1000);  // the warm-up step's blocks, cached when it ends
+  void* b = alloc.allocate(3000);
+  alloc.deallocate(a);
+  alloc.deallocate(b);
+  const int pool = alloc.begin_graph_pool();
+  void* c = alloc.allocate(900);  // from the cache (same class as a)
+  CHECK(c == a);
+  CHECK_THROWS_AS(alloc.allocate(100000), GraphPoolMiss);  // no cached block: never cudaMalloc
+  alloc.deallocate(c);
+  void* d = alloc.allocate(1000);  // the pool's own free block comes back first
+  CHECK(d == a);
+  alloc.end_graph_pool();
+  CHECK(alloc.graph_pool_bytes(pool) == 1024);
+  void* e = alloc.allocate(1000);  // outside the capture: never the graph's block
+  CHECK(e != a);
+  alloc.deallocate(d);             // back to the pool, still reserved
+  void* f = alloc.allocate(1000);
+  CHECK(f != a);
+  alloc.release_graph_pool(pool);  // the graph is gone
+  CHECK(alloc.graph_pool_bytes(pool) == 0);
+  void* g = alloc.allocate(1000);
+  CHECK(g == a);
+  for (void* p : {e, f, g}) alloc.deallocate(p);
+  alloc.release_cached();
+  CHECK(alloc.bytes_in_use() == 0);
+  CHECK(alloc.bytes_cached() == 0);
+}
+
 TEST_CASE("CUDA error checks name the call, site and error string", "[simt][cuda_runtime]") {
   try {
     ELR_CUDA_CHECK(cudaFree(reinterpret_cast<void*>(0x1234)));

@@ -4,6 +4,8 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -250,15 +252,19 @@ TEST_CASE("stream capture records launches and copies, and a graph replays them"
   const int n = 1000;
   auto x = random_values(n, 12), y0 = random_values(n, 13);
   DeviceBuffer dx(n), dy(y0);
-  std::vector<float> y_host(n, -1.0f);
+  // A graph reads and writes host memory at replay time: only pinned memory may be captured.
+  float *x_pinned = nullptr, *y_host = nullptr;
+  check_cuda(cudaMallocHost(reinterpret_cast<void**>(&x_pinned), n * sizeof(float)), "pinned x");
+  check_cuda(cudaMallocHost(reinterpret_cast<void**>(&y_host), n * sizeof(float)), "pinned y");
+  std::copy(x.begin(), x.end(), x_pinned);
+  std::fill(y_host, y_host + n, -1.0f);
   cudaStream_t stream;
   check_cuda(cudaStreamCreate(&stream), "stream");
   cudaGraph_t graph;
   check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "begin capture");
-  check_cuda(cudaMemcpyAsync(dx.get(), x.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream), "h2d");
+  check_cuda(cudaMemcpyAsync(dx.get(), x_pinned, n * sizeof(float), cudaMemcpyHostToDevice, stream), "h2d");
   axpy(0.75f, dx.get(), dy.get(), n, stream);
-  check_cuda(cudaMemcpyAsync(y_host.data(), dy.get(), n * sizeof(float), cudaMemcpyDeviceToHost, stream), "d2h");
-  CHECK(cudaStreamSynchronize(stream) == cudaErrorStreamCaptureUnsupported);
+  check_cuda(cudaMemcpyAsync(y_host, dy.get(), n * sizeof(float), cudaMemcpyDeviceToHost, stream), "d2h");
   check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
   CHECK(y_host[0] == -1.0f);              // nothing ran while capturing
   CHECK(bitwise_equal(dy.download(), y0));
@@ -283,6 +289,45 @@ TEST_CASE("stream capture records launches and copies, and a graph replays them"
   cudaGraphDestroy(graph);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
+  cudaStreamDestroy(stream);
+  cudaFreeHost(x_pinned);
+  cudaFreeHost(y_host);
+}
+
+TEST_CASE("a capture fails like CUDA's global mode on calls that would synchronize or allocate", "[simt]") {
+  const int n = 64;
+  std::vector<float> pageable(n, 1.0f);
+  DeviceBuffer d(n);
+  cudaStream_t stream;
+  check_cuda(cudaStreamCreate(&stream), "stream");
+  struct Case {
+    const char* name;
+    std::function<cudaError_t()> call;
+  };
+  void* leaked = nullptr;
+  const std::vector<Case> cases = {
+      {"cudaStreamSynchronize", [&] { return cudaStreamSynchronize(stream); }},
+      {"cudaMalloc", [&] { return cudaMalloc(&leaked, 256); }},
+      {"cudaMemcpy", [&] { return cudaMemcpy(d.get(), pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice); }},
+      {"cudaDeviceSynchronize", [&] { return cudaDeviceSynchronize(); }},
+      {"pageable cudaMemcpyAsync", [&] {
+         return cudaMemcpyAsync(d.get(), pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream);
+       }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "begin capture");
+    CHECK(c.call() == cudaErrorStreamCaptureUnsupported);
+    cudaGraph_t graph = reinterpret_cast<cudaGraph_t>(&leaked);
+    CHECK(cudaStreamEndCapture(stream, &graph) == cudaErrorStreamCaptureInvalidated);
+    CHECK(graph == nullptr);
+    cudaGetLastError();
+  }
+  CHECK(leaked == nullptr);
+  // Outside a capture the same calls work again.
+  check_cuda(cudaMemcpy(d.get(), pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice), "memcpy");
+  check_cuda(cudaMalloc(&leaked, 256), "malloc");
+  check_cuda(cudaFree(leaked), "free");
   cudaStreamDestroy(stream);
 }
 
