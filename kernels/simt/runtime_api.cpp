@@ -4,7 +4,7 @@
 // CUDA's global capture mode: while a stream captures, calls that would synchronize or allocate
 // (cudaMalloc, cudaFree, cudaMemcpy, cudaMemset, cudaDeviceSynchronize, pinned allocation) fail
 // and invalidate the capture, and so do async copies from or to pageable host memory (a graph
-// would read that memory at replay time).
+// would read that memory at replay time) and work on the legacy stream (stream 0).
 #include "kernels/simt/simt.h"
 
 #include <chrono>
@@ -105,6 +105,14 @@ bool refuse_while_capturing() {
 }  // namespace
 
 bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
+  if (!stream) {  // the legacy stream synchronizes with every blocking stream, a capturing one too
+    auto& c = capture_state();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.active.empty()) return false;
+    for (cudaGraph_t g : c.active) g->invalidated = true;
+    tl_last_error = cudaErrorStreamCaptureImplicit;
+    return true;  // dropped: the capture has failed anyway
+  }
   if (!capturing(stream)) return false;
   stream->capture->nodes.push_back(std::move(work));
   return true;
@@ -134,6 +142,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
@@ -151,6 +160,8 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
     case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";

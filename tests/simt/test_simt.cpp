@@ -313,6 +313,11 @@ TEST_CASE("a capture fails like CUDA's global mode on calls that would synchroni
       {"pageable cudaMemcpyAsync", [&] {
          return cudaMemcpyAsync(d.get(), pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream);
        }},
+      {"a launch on the legacy stream", [&] {
+         axpy(1.0f, d.get(), d.get(), n, nullptr);
+         return cudaGetLastError() == cudaErrorStreamCaptureImplicit ? cudaErrorStreamCaptureUnsupported
+                                                                      : cudaSuccess;
+       }},
   };
   for (const Case& c : cases) {
     INFO(c.name);
