@@ -13,6 +13,9 @@ Standalone: prints one JSON line with the timing of --steps steps.
 "run N" with {"times": [seconds of each of N steps]}; "quit" (or end of input) exits.
 elrscope bench drives it this way, interleaving its blocks with the engine's.
 Run with the interpreter that has torch, e.g. /usr/bin/python3 (Debian's python3-torch).
+
+--device cuda (default cpu; `elrscope bench --suite gpu-step` passes it): the net and the batches live on the GPU, TF32 is off for convolutions and matmuls (FP32
+against the engine's FP32), and each step is timed between torch.cuda.synchronize() calls.
 """
 import argparse
 import json
@@ -94,11 +97,11 @@ def build(a):
 
 
 def make_step(a):
-    model = build(a)
+    model = build(a).to(a.device)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
     gen = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(a.batch, a.channels, a.image, a.image, generator=gen),
-                torch.randint(0, a.classes, (a.batch,), generator=gen)) for _ in range(4)]
+    batches = [(torch.randn(a.batch, a.channels, a.image, a.image, generator=gen).to(a.device),
+                torch.randint(0, a.classes, (a.batch,), generator=gen).to(a.device)) for _ in range(4)]
     params = list(model.parameters())
     counter = [0]
 
@@ -121,13 +124,31 @@ def make_step(a):
     return step
 
 
-def timed(step, n):
+def timed(step, n, cuda=False):
     times = []
     for _ in range(n):
+        if cuda:
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         step()
+        if cuda:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return times
+
+
+def setup_device(a):
+    """Checks the device; on CUDA turns TF32 off. Returns the version string the peer reports."""
+    if a.device == "cpu":
+        return torch.__version__
+    if a.device != "cuda":
+        raise SystemExit(f"--device: expected cpu or cuda, got {a.device!r}")
+    if not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device (or this torch is built without CUDA)")
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return (f"{torch.__version__} on {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}, "
+            f"cuDNN {torch.backends.cudnn.version()}, TF32 off)")
 
 
 def main():
@@ -144,27 +165,30 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--serve", action="store_true", help="answer 'run N' lines on stdin (used by elrscope bench)")
     a = p.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
+    version = setup_device(a)
+    cuda = a.device == "cuda"
     step = make_step(a)
     if a.serve:
-        print(json.dumps({"ready": True, "version": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+        print(json.dumps({"ready": True, "version": version, "threads": torch.get_num_threads()}), flush=True)
         for line in sys.stdin:
             words = line.split()
             if not words or words[0] == "quit":
                 break
             if words[0] == "run" and len(words) == 2:
-                print(json.dumps({"times": timed(step, int(words[1]))}), flush=True)
+                print(json.dumps({"times": timed(step, int(words[1]), cuda)}), flush=True)
             else:
                 print(json.dumps({"error": f"unknown request {line.strip()!r}"}), flush=True)
         return
-    timed(step, a.warmup)
-    times = timed(step, a.steps)
+    timed(step, a.warmup, cuda)
+    times = timed(step, a.steps, cuda)
     total = sum(times)
     times.sort()
-    print(json.dumps({"framework": "pytorch", "version": torch.__version__, "model": f"{a.model}-{a.depth}",
+    print(json.dumps({"framework": "pytorch", "version": version, "device": a.device, "model": f"{a.model}-{a.depth}",
                       "width": a.width, "batch": a.batch, "threads": a.threads, "steps": a.steps,
                       "seconds": total, "steps_per_second": a.steps / total,
                       "median_step_s": times[len(times) // 2], "min_step_s": times[0]}))

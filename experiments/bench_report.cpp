@@ -90,8 +90,81 @@ double measure_copy_bandwidth_gbs() {
 int BenchReport::validation_failures() const {
   int n = 0;
   for (const KernelRow& k : kernels) n += k.valid ? 0 : 1;
+  for (const GpuKernelRow& k : gpu.kernels) n += k.valid ? 0 : 1;
   return n;
 }
+
+namespace {
+
+std::string cuda_version(int v) { return v > 0 ? fmt::format("{}.{}", v / 1000, (v % 1000) / 10) : "?"; }
+
+nlohmann::json gpu_to_json(const GpuBenchResults& g) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  auto opt = [&](bool present, double v) { return present ? num(v) : nlohmann::json(nullptr); };
+  const GpuDeviceInfo& d = g.device;
+  nlohmann::json j;
+  j["device"] = {{"name", d.name}, {"index", d.index}, {"compute_capability", fmt::format("{}.{}", d.cc_major, d.cc_minor)},
+                 {"multiprocessors", d.multiprocessors}, {"sm_clock_mhz", d.sm_clock_mhz},
+                 {"memory_clock_mhz", d.mem_clock_mhz}, {"bus_width_bits", d.bus_width_bits}, {"l2_bytes", d.l2_bytes},
+                 {"total_memory_bytes", d.total_memory}, {"driver", cuda_version(d.driver_version)},
+                 {"runtime", cuda_version(d.runtime_version)}, {"toolkit", cuda_version(d.toolkit_version)},
+                 {"cudnn", d.cudnn_version}, {"cublas", d.cublas_version},
+                 {"peak_fp32_tflops", d.peak_fp32_tflops}, {"peak_hbm_gbs", d.peak_hbm_gbs}, {"peak_note", d.peak_note}};
+  nlohmann::json kernels = nlohmann::json::array();
+  for (const GpuKernelRow& k : g.kernels) {
+    nlohmann::json row = {{"kernel", k.kernel}, {"shape", k.shape}, {"nets", k.nets}, {"valid", k.valid},
+                          {"max_rel_error", num(k.max_rel_error)}, {"flop", k.flop}, {"bytes", k.bytes}};
+    if (k.valid) {
+      row["median_s"] = k.median_s;
+      row["min_s"] = k.min_s;
+      row["repeats"] = k.repeats;
+      row["gbs"] = k.gbs();
+      if (d.peak_hbm_gbs > 0) row["hbm_peak_share"] = k.gbs() / d.peak_hbm_gbs;
+      if (k.flop > 0) {
+        row["tflops"] = k.tflops();
+        if (d.peak_fp32_tflops > 0) row["fp32_peak_share"] = k.tflops() / d.peak_fp32_tflops;
+      }
+    } else {
+      row["error"] = k.error;
+    }
+    if (!k.vendor.empty()) {
+      row["vendor"] = k.vendor;
+      row["vendor_valid"] = k.vendor_valid;
+      if (k.vendor_valid) {
+        row["vendor_median_s"] = k.vendor_median_s;
+        row["vendor_min_s"] = k.vendor_min_s;
+        row["vendor_max_rel_error"] = num(k.vendor_max_rel_error);
+        row["ratio_ours_over_vendor"] = opt(k.ratio() > 0, k.ratio());
+      } else {
+        row["vendor_error"] = k.vendor_error;
+      }
+    }
+    kernels.push_back(row);
+  }
+  j["kernels"] = kernels;
+  nlohmann::json steps = nlohmann::json::array();
+  for (const GpuStepRow& s : g.steps)
+    steps.push_back({{"net", s.net}, {"description", s.description}, {"batch", s.batch},
+                     {"engine_eager_median_s", opt(!s.eager_s.empty(), s.eager_median_s)},
+                     {"engine_eager_min_s", opt(!s.eager_s.empty(), s.eager_min_s)},
+                     {"engine_graph_median_s", opt(!s.graph_s.empty(), s.graph_median_s)},
+                     {"engine_graph_min_s", opt(!s.graph_s.empty(), s.graph_min_s)},
+                     {"graph_active", s.graph_active}, {"graph_note", s.graph_note}, {"engine_error", s.engine_error},
+                     {"pytorch_median_s", opt(!s.pytorch_s.empty(), s.pytorch_median_s)},
+                     {"pytorch_min_s", opt(!s.pytorch_s.empty(), s.pytorch_min_s)},
+                     {"pytorch_version", s.pytorch_version}, {"pytorch_error", s.pytorch_error},
+                     {"ratio_graph_over_pytorch", opt(s.graph_ratio() > 0, s.graph_ratio())},
+                     {"ratio_eager_over_pytorch", opt(s.eager_ratio() > 0, s.eager_ratio())},
+                     {"stats_lr_control_median_s", s.stats_median_s}, {"stats_lr_control_min_s", s.stats_min_s},
+                     {"stats_lr_control_share_of_graph_step", opt(s.stats_share() > 0, s.stats_share())},
+                     {"parameter_tensors", s.parameter_tensors},
+                     {"engine_eager_steps_s", s.eager_s}, {"engine_graph_steps_s", s.graph_s},
+                     {"pytorch_steps_s", s.pytorch_s}});
+  j["steps"] = steps;
+  return j;
+}
+
+}  // namespace
 
 nlohmann::json to_json(const BenchReport& r) {
   auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
@@ -142,6 +215,7 @@ nlohmann::json to_json(const BenchReport& r) {
     kernels.push_back(row);
   }
   j["kernels"] = kernels;
+  if (r.has_gpu) j["gpu"] = gpu_to_json(r.gpu);
   return j;
 }
 
@@ -179,7 +253,92 @@ std::string kernel_table_markdown(const std::vector<KernelRow>& rows) {
   return s;
 }
 
+std::string gpu_step_table_markdown(const std::vector<GpuStepRow>& rows) {
+  auto pair = [](const std::vector<double>& v, double median, double min) {
+    return v.empty() ? std::string("-") : fmt::format("{} / {}", ms3(median), ms3(min));
+  };
+  std::string s =
+      "| net | engine eager ms (median / min) | engine CUDA graph ms (median / min) | PyTorch eager ms (median / min) "
+      "| graph / PyTorch | eager / PyTorch | stats + LR control: ms, share of the graph step | notes |\n"
+      "|---|---|---|---|---|---|---|---|\n";
+  for (const GpuStepRow& r : rows) {
+    std::string notes;
+    auto note = [&](const std::string& n) { notes += (notes.empty() ? "" : "; ") + n; };
+    if (!r.engine_error.empty()) note("engine: " + r.engine_error);
+    if (!r.graph_s.empty() && !r.graph_active) note("no graph: " + (r.graph_note.empty() ? std::string("?") : r.graph_note));
+    if (r.pytorch_s.empty()) note("PyTorch: " + r.pytorch_error);
+    else note("PyTorch " + r.pytorch_version);
+    s += fmt::format("| {} | {} | {} | {} | {} | {} | {} ms, {} | {} |\n", r.description,
+                     pair(r.eager_s, r.eager_median_s, r.eager_min_s), pair(r.graph_s, r.graph_median_s, r.graph_min_s),
+                     pair(r.pytorch_s, r.pytorch_median_s, r.pytorch_min_s),
+                     r.graph_ratio() > 0 ? fmt::format("**{:.2f}x**", r.graph_ratio()) : "-",
+                     r.eager_ratio() > 0 ? fmt::format("{:.2f}x", r.eager_ratio()) : "-", ms3(r.stats_median_s),
+                     r.stats_share() > 0 ? fmt::format("{:.2f}%", 100.0 * r.stats_share()) : "-", notes);
+  }
+  return s;
+}
+
+std::string gpu_kernel_table_markdown(const std::vector<GpuKernelRow>& rows, const GpuDeviceInfo& device) {
+  std::string s =
+      "| kernel | shape | nets | median ms | min ms | TFLOP/s | % FP32 peak | GB/s | % HBM peak | peer | peer median ms "
+      "| ours / peer | max rel. error |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const GpuKernelRow& k : rows) {
+    if (!k.valid) {
+      s += fmt::format("| {} | {} | {} | **{}** | | | | | | | | | |\n", k.kernel, k.shape, k.nets, k.error);
+      continue;
+    }
+    const std::string peer_time = k.vendor.empty() ? "" : k.vendor_valid ? ms3(k.vendor_median_s) : "**" + k.vendor_error + "**";
+    s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {:.1f} | {} | {} | {} | {} | {:.1e} |\n", k.kernel, k.shape,
+                     k.nets, ms3(k.median_s), ms3(k.min_s), k.flop > 0 ? fmt::format("{:.2f}", k.tflops()) : "",
+                     k.flop > 0 && device.peak_fp32_tflops > 0 ? fmt::format("{:.0f}%", 100.0 * k.tflops() / device.peak_fp32_tflops) : "",
+                     k.gbs(), device.peak_hbm_gbs > 0 ? fmt::format("{:.0f}%", 100.0 * k.gbs() / device.peak_hbm_gbs) : "",
+                     k.vendor, peer_time, k.ratio() > 0 ? fmt::format("**{:.2f}x**", k.ratio()) : "", k.max_rel_error);
+  }
+  return s;
+}
+
+namespace {
+
+std::string gpu_markdown(const BenchReport& r) {
+  const MachineInfo& m = r.machine;
+  const GpuDeviceInfo& d = r.gpu.device;
+  std::string s = fmt::format("# elrscope GPU benchmark, {}\n\n", m.date);
+  s += fmt::format(
+      "| | |\n|---|---|\n| GPU | {} (sm_{}{}, {} SMs, {:.0f} GiB, L2 {:.0f} MiB) |\n| peaks | {} |\n"
+      "| driver / runtime / toolkit (CUDA) | {} / {} / {} |\n| cuDNN / cuBLAS | {} / {} |\n| host CPU | {} ({} logical CPUs) |\n"
+      "| compiler | {} |\n| git revision | {} |\n| time | {} |\n| suite | {}{}, {} repeats after {} warm-up |\n\n",
+      d.name, d.cc_major, d.cc_minor, d.multiprocessors, d.total_memory / double(1 << 30), d.l2_bytes / double(1 << 20),
+      d.peak_note, cuda_version(d.driver_version), cuda_version(d.runtime_version), cuda_version(d.toolkit_version),
+      d.cudnn_version, d.cublas_version, m.cpu_model, m.cores, m.compiler, m.git_revision, m.time, r.suite,
+      r.full ? " (all shapes)" : " (quick subset)", r.repeats, r.warmup);
+  if (!r.gpu.steps.empty()) {
+    s += "## Training step on the GPU (batch 128, synthetic inputs), engine and PyTorch interleaved\n\n";
+    s += "The step: forward, cross-entropy, backward, per-layer statistics, LR control, SGD (lr 0.1, momentum 0.9), "
+         "each step timed from its launch until its results are on the host. PyTorch runs eager on the same GPU with "
+         "TF32 off (FP32 against FP32). Below 1 means the engine is faster. \"stats + LR control\" is "
+         "tensor_stats_cuda + lr_control_cuda over the net's parameter list alone (CUDA events), as a share of the "
+         "graph step.\n\n";
+    s += gpu_step_table_markdown(r.gpu.steps) + "\n";
+  }
+  if (!r.gpu.kernels.empty()) {
+    s += "## GPU kernels (validated against the CPU reference, then timed with CUDA events; L2 flushed before each run)\n\n";
+    s += "Ours and the peer (cuDNN, cuBLAS; cuDNN BN + a separate ReLU for the fused BN+ReLU) interleaved run by run on "
+         "the same stream. TFLOP/s and % of the FP32 CUDA-core peak for convolutions and GEMMs; GB/s and % of the HBM "
+         "peak over the minimal traffic (each input read once, each output written once). Per-layer CIFAR tensors fit "
+         "in the L2, so there absolute time against the peer is the yardstick; % of peak is for the large shapes. "
+         "ours / peer below 1 means ours is faster.\n\n";
+    s += gpu_kernel_table_markdown(r.gpu.kernels, d);
+    int failures = 0;
+    for (const GpuKernelRow& k : r.gpu.kernels) failures += k.valid ? 0 : 1;
+    if (failures > 0) s += fmt::format("\n**{} rows failed validation.**\n", failures);
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string to_markdown(const BenchReport& r) {
+  if (r.has_gpu) return gpu_markdown(r);
   const MachineInfo& m = r.machine;
   std::string s = fmt::format("# elrscope CPU benchmark, {}\n\n", m.date);
   s += fmt::format(

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/bench.h"
+#include "experiments/bench_gpu_hook.h"
 #include "experiments/bench_step.h"
 
 namespace elr::bench {
@@ -40,12 +41,17 @@ struct BenchReport {
   std::vector<KernelRow> kernels;
   std::vector<StepRow> steps;
   double load_avg_start = 0, load_avg_end = 0;
-  int validation_failures() const;
+  bool has_gpu = false;  // a GPU suite ran: `gpu` holds its device and rows
+  GpuBenchResults gpu;
+  int validation_failures() const;  // CPU and GPU kernel rows
 };
 
 nlohmann::json to_json(const BenchReport& r);
 std::string to_markdown(const BenchReport& r);
 std::string step_table_markdown(const std::vector<StepRow>& rows);
 std::string kernel_table_markdown(const std::vector<KernelRow>& rows);
+std::string gpu_step_table_markdown(const std::vector<GpuStepRow>& rows);
+// "% of peak" columns from the device's peaks (empty when a peak is 0).
+std::string gpu_kernel_table_markdown(const std::vector<GpuKernelRow>& rows, const GpuDeviceInfo& device);
 
 }  // namespace elr::bench

@@ -132,7 +132,8 @@ EngineStepTimes EngineStep::run() {
 }
 
 // ---- the PyTorch peer ----------------------------------------------------------------------------
-PytorchPeer::PytorchPeer(const std::string& python, const std::string& script, const StepNet& net, int threads) {
+PytorchPeer::PytorchPeer(const std::string& python, const std::string& script, const StepNet& net, int threads,
+                         const std::string& device) {
   if (::access(python.c_str(), X_OK) != 0) throw Error(fmt::format("PyTorch peer: '{}' is not executable", python));
   if (::access(script.c_str(), R_OK) != 0) throw Error(fmt::format("PyTorch peer: cannot read '{}'", script));
   ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the benchmark through a write
@@ -144,7 +145,8 @@ PytorchPeer::PytorchPeer(const std::string& python, const std::string& script, c
                                          "--channels", std::to_string(net.model.in_channels),
                                          "--image", std::to_string(net.model.image_size),
                                          "--classes", std::to_string(net.model.classes),
-                                         "--batch", std::to_string(net.batch), "--threads", std::to_string(threads)};
+                                         "--batch", std::to_string(net.batch), "--threads", std::to_string(threads),
+                                         "--device", device};
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

@@ -46,7 +46,9 @@ class EngineStep {
 class PytorchPeer {
  public:
   // Throws elr::Error when the interpreter or torch is missing, or the script fails to start.
-  PytorchPeer(const std::string& python, const std::string& script, const StepNet& net, int threads);
+  // device: "cpu" or "cuda" (the script's --device).
+  PytorchPeer(const std::string& python, const std::string& script, const StepNet& net, int threads,
+              const std::string& device = "cpu");
   ~PytorchPeer();
   PytorchPeer(const PytorchPeer&) = delete;
   PytorchPeer& operator=(const PytorchPeer&) = delete;

@@ -8,19 +8,25 @@
 #   5 memcheck   compute-sanitizer memcheck on the kernel tests
 #   6 racecheck  compute-sanitizer racecheck on the kernel tests
 #   7 labs       every kernel lab (validated, then timed)
-# and writes ONE Markdown + JSON report (gpu-check-<gpu>-<date>.{md,json}) under $OUT, or under
-# bench/results/ when $OUT is unset. A failing phase is recorded and the script goes on to the
-# report; the whole run stays under ELR_GPU_CHECK_BUDGET_S seconds (default 450). docs/gpu.md.
+#   8 bench      elrscope bench --suite gpu-kernels and --suite gpu-step (validated kernels against
+#                cuDNN/cuBLAS, the step eager / as a CUDA graph against PyTorch; quick subsets)
+# and writes ONE Markdown + JSON report (gpu-check-<gpu>-<date>.{md,json}, the bench tables inside),
+# the bench results as their own files (<report>-bench-{kernels,step}.{md,json}) and the phase logs
+# (<report>-logs.tar.gz) under $OUT, or under bench/results/ when $OUT is unset. A failing phase is
+# recorded and the script goes on to the report; the whole run stays under ELR_GPU_CHECK_BUDGET_S
+# seconds (default 480). docs/gpu.md.
 #
 # Options (for partial runs and for testing the non-GPU phases elsewhere):
-#   --phases LIST   comma-separated subset of: unpack,configure,build,tests,memcheck,racecheck,labs
+#   --phases LIST   comma-separated subset of: unpack,configure,build,tests,memcheck,racecheck,labs,bench
+#   --bench-full    bench every kernel shape and more step rounds (about 3 minutes more)
 #   --build-dir D   (default build-gpu)     --prefix P   (default <build-dir>/prefix)
 #   --debs D        (default gpu-debs)      --arch A     (default 90)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-phases=unpack,configure,build,tests,memcheck,racecheck,labs
+phases=unpack,configure,build,tests,memcheck,racecheck,labs,bench
+bench_full=0
 build_dir=build-gpu
 prefix=""
 debs=gpu-debs
@@ -32,7 +38,8 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --debs) debs=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    --bench-full) bench_full=1; shift ;;
+    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +48,7 @@ case "$build_dir" in /*) ;; *) build_dir=$root/$build_dir ;; esac
 case "$prefix" in /*) ;; *) prefix=$root/$prefix ;; esac
 case "$debs" in /*) ;; *) debs=$root/$debs ;; esac
 
-budget=${ELR_GPU_CHECK_BUDGET_S:-450}
+budget=${ELR_GPU_CHECK_BUDGET_S:-480}
 start_time=$(date +%s)
 report_dir=${OUT:-$root/bench/results}
 mkdir -p "$report_dir" "$build_dir"
@@ -57,7 +64,7 @@ sanitizer=$(command -v compute-sanitizer || true)
 generator=""
 command -v ninja >/dev/null && generator=Ninja
 # The phases run as `bash -c` children (so that `timeout` can limit them): they see these.
-export root build_dir prefix debs arch jobs nvcc_bin sanitizer generator
+export root build_dir prefix debs arch jobs nvcc_bin sanitizer generator bench_full work
 
 wants() { case ",$phases," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 remaining() { echo $((budget - ($(date +%s) - start_time))); }
@@ -152,7 +159,7 @@ PY
   if [ -f "$build_dir/build.ninja" ]; then
     labs=$(ninja -C "$build_dir" -t targets all | sed -n 's/^\(elr_lab_[a-z0-9_]*\): .*/\1/p' | grep -v '_simt$' | sort -u | tr '\n' ' ') || labs=elr_labs
   fi
-  targets="$targets $labs"
+  targets="$targets $labs elrscope"  # elrscope: the bench phase (the GPU suites are linked in)
   echo "targets: $targets"
   # shellcheck disable=SC2086
   cmake --build "$build_dir" -j "$jobs" --target $targets
@@ -189,7 +196,28 @@ run_labs() {
   return $status
 }
 
-export -f unpack_debs configure build_targets gpu_tests kernel_test_binaries sanitize run_labs
+# ---- 8 bench: the GPU suites of elrscope bench, each under its own time limit -------------------
+run_bench() {
+  local status=0 python kernel_args step_args
+  cmake --build "$build_dir" -j "$jobs" --target elrscope  # a no-op after the build phase
+  # The interpreter with torch: the image's python3 (Debian's /usr/bin/python3 may lack CUDA torch).
+  python=$(command -v python3 || echo /usr/bin/python3)
+  kernel_args=(--repeats 5 --warmup 1)
+  step_args=(--rounds 3 --steps-per-round 5 --warmup 2)
+  if [ "$bench_full" = 1 ]; then
+    kernel_args=(--full --repeats 7 --warmup 2)
+    step_args=(--rounds 5 --steps-per-round 10 --warmup 3)
+  fi
+  echo "=== elrscope bench --suite gpu-kernels ${kernel_args[*]}"
+  timeout --kill-after=5 $([ "$bench_full" = 1 ] && echo 240 || echo 80) "$build_dir/elrscope" bench --suite gpu-kernels \
+    "${kernel_args[@]}" --json "$work/bench-kernels.json" --md "$work/bench-kernels.md" || status=1
+  echo "=== elrscope bench --suite gpu-step ${step_args[*]}"
+  timeout --kill-after=5 $([ "$bench_full" = 1 ] && echo 240 || echo 90) "$build_dir/elrscope" bench --suite gpu-step \
+    "${step_args[@]}" --python "$python" --json "$work/bench-step.json" --md "$work/bench-step.md" || status=1
+  return $status
+}
+
+export -f unpack_debs configure build_targets gpu_tests kernel_test_binaries sanitize run_labs run_bench
 wants unpack && run_phase unpack 90 unpack_debs
 wants configure && run_phase configure 120 configure
 if wants build; then
@@ -198,10 +226,13 @@ if wants build; then
 fi
 export ELR_FASHION_MNIST_DIR=${ELR_FASHION_MNIST_DIR:-$prefix/usr/share/datasets/fashion-mnist}
 wants tests && run_phase tests 150 gpu_tests
+# The timed phases before the sanitizers: the bench numbers are what a sitting on the GPU is for,
+# and the sanitizer phases are cheap to rerun alone (--phases memcheck,racecheck).
+wants labs && run_phase labs 120 run_labs
+wants bench && run_phase bench $([ "$bench_full" = 1 ] && echo 500 || echo 180) run_bench
 # The ops tests under the sanitizers: racecheck is the slow one, so it runs the kernel tests once.
 wants memcheck && run_phase memcheck 120 sanitize memcheck
 wants racecheck && run_phase racecheck 120 sanitize racecheck
-wants labs && run_phase labs 120 run_labs
 
 # ---- report ------------------------------------------------------------------------------------
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1 || true)
@@ -244,12 +275,18 @@ for p in phases:
     if p["phase"] in ("memcheck", "racecheck"):
         summaries = re.findall(r"=+ (ERROR SUMMARY: .*|RACECHECK SUMMARY: .*)", p["log"])
         sanitizer[p["phase"]] = summaries
+bench = {}
+for suite in ("kernels", "step"):
+    path = os.path.join(work, f"bench-{suite}.json")
+    if os.path.exists(path):
+        try: bench[suite] = json.load(open(path))
+        except ValueError: pass
 report = {
     "gpu": env["GPU_NAME"], "driver": env["DRIVER"], "cuda": env["CUDA_VERSION"], "arch": "sm_" + env["ARCH"],
     "commit": env["COMMIT"], "uncommitted_changes": env["DIRTY"] == "yes", "date": env["STAMP"],
     "total_seconds": int(env["TOTAL_S"]),
     "phases": [{k: v for k, v in p.items() if k not in ("log", "log_tail")} for p in phases],
-    "tests": tests, "sanitizer": sanitizer, "labs": labs,
+    "tests": tests, "sanitizer": sanitizer, "labs": labs, "bench": bench,
 }
 base = env["REPORT_BASE"]
 with open(base + ".json", "w") as f:
@@ -270,6 +307,13 @@ if labs:
     md += ["", "## Kernel labs (median of repeats, L2 flushed; GB/s over the minimum traffic)", "",
            "| lab | variant | shape | valid | ms | GB/s |", "|---|---|---|---|---|---|"]
     md += [f"| {l['lab']} | {l['variant']} | {l['shape']} | {'yes' if l['valid'] else 'NO'} | {l['ms']:.4f} | {l['gbps']:.1f} |" for l in labs]
+for suite in ("step", "kernels"):
+    path = os.path.join(work, f"bench-{suite}.md")
+    if os.path.exists(path):
+        # elrscope's own tables, one heading level down, without its title
+        lines = open(path).read().splitlines()
+        md += ["", f"## elrscope bench --suite gpu-{suite}", ""]
+        md += [("#" + l if l.startswith("## ") else l) for l in lines if not l.startswith("# ")]
 for p in phases:
     if p["status"] != "ok":
         md += ["", f"## {p['phase']}: {p['status']} (last lines of the log)", "", "```", p["log_tail"].strip(), "```"]
@@ -290,7 +334,13 @@ else  # no python: a plain report from the phase table
     echo "]}"
   } > "$base.json"
 fi
-# Full phase logs: next to the report under $OUT (fetched with it); otherwise left in $work.
-if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/logs" && cp "$work"/*.log "$OUT/logs/" 2>/dev/null || true; fi
-echo "gpu-check: report $base.md and $base.json (${total}s); phase logs in ${OUT:+$OUT/logs and }$work"
+# The bench results as files of their own (to commit under bench/results/), and the full phase logs
+# as one archive next to the report (the device tool brings back at most 8 files from $OUT).
+for suite in kernels step; do
+  for ext in md json; do
+    if [ -f "$work/bench-$suite.$ext" ]; then cp "$work/bench-$suite.$ext" "$base-bench-$suite.$ext"; fi
+  done
+done
+if [ -n "${OUT:-}" ]; then (cd "$work" && tar -czf "$base-logs.tar.gz" ./*.log) 2>/dev/null || true; fi
+echo "gpu-check: report $base.md and $base.json (${total}s); phase logs in ${OUT:+$base-logs.tar.gz and }$work"
 awk -F'\t' '$2 != "0" {bad = 1} END {exit bad ? 1 : 0}' "$phase_table"

@@ -1,0 +1,26 @@
+// Whole-step rows of `elrscope bench --suite gpu-step`: the engine's CUDA step (CudaTrainStep) eager
+// and replayed as a CUDA graph, PyTorch eager on the same GPU (TF32 off), and the statistics +
+// LR-control kernels alone on the net's parameter list. Blocks interleaved round by round.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "experiments/bench_gpu_hook.h"
+#include "experiments/bench_step.h"
+#include "kernels/kernels.h"
+
+namespace elr::bench::gpu {
+
+// plain-20 (width 32), resnet-20 and resnet-56 (width 16), batch 128, 3x32x32.
+std::vector<StepNet> gpu_step_nets();
+
+GpuStepRow bench_gpu_step(const StepNet& net, const GpuBenchRequest& request);
+
+// Median and min seconds of tensor_stats_cuda + lr_control_cuda over tensors of these sizes.
+struct StatsTiming {
+  double median_s = 0, min_s = 0;
+};
+StatsTiming time_stats_lr_control(const std::vector<int64_t>& sizes, int repeats, kernels::Stream stream);
+
+}  // namespace elr::bench::gpu
