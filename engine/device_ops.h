@@ -35,6 +35,7 @@ struct CudaOps {
   decltype(&kernels::lr_control_cuda) lr_control;
   decltype(&kernels::step_record_cuda) step_record;
   decltype(&kernels::fill_cuda) fill;
+  decltype(&kernels::set_cuda_conv_tf32) set_conv_tf32;  // conv/linear GEMMs on TF32 tensor cores
 
   // ---- runtime services for a step that never waits for the device (experiments/cuda_train_step)
   // Copies and events are ordered on the engine stream; pinned memory is page-locked host memory.

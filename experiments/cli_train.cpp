@@ -42,6 +42,7 @@ void add_train_options(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   app.add_option("--out", c.out, "run directory (default runs/<model>-<depth>-<time>)");
   app.add_option("--device", c.device, "cpu (cuda in CUDA builds)")->capture_default_str();
+  app.add_flag("--tf32", c.tf32, "cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+; default FP32)");
   app.add_flag("!--no-cuda-graph", c.cuda_graph,
                "cuda: run every step eagerly instead of replaying it as a CUDA graph");
   app.add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();

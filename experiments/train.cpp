@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "engine/autograd.h"
+#include "engine/device_ops.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "experiments/checkpoint.h"
@@ -133,7 +134,7 @@ nlohmann::json config_to_json(const TrainConfig& c) {
       {"batch", c.batch}, {"steps", c.steps}, {"epochs", c.epochs}, {"lr", c.lr}, {"momentum", c.momentum},
       {"nesterov", c.nesterov}, {"weight_decay", c.weight_decay}, {"schedule", c.schedule},
       {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
-      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"cuda_graph", c.cuda_graph},
+      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"cuda_graph", c.cuda_graph}, {"tf32", c.tf32},
       {"threads", c.threads},
       {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
       {"checkpoint_every", c.checkpoint_every}, {"out", c.out},
@@ -164,7 +165,8 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& source)
     c.seed = j.at("seed").get<uint64_t>();
     c.log_every = j.at("log_every").get<int64_t>();
     c.device = j.at("device").get<std::string>();
-    c.cuda_graph = j.value("cuda_graph", true);  // absent from configs written before the option
+    c.cuda_graph = j.value("cuda_graph", true);  // absent from configs written before the options
+    c.tf32 = j.value("tf32", false);
     c.threads = j.at("threads").get<int>();
     c.augment = j.at("augment").get<int>();
     c.evaluate = j.at("evaluate").get<bool>();
@@ -200,6 +202,7 @@ void validate_train_config(const TrainConfig& c) {
   if (c.checkpoint_every < 0) throw UserError(fmt::format("--checkpoint-every: must not be negative, got {}", c.checkpoint_every));
   if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
   Device d = Device::parse(c.device);
+  if (c.tf32 && !d.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
   std::string why;
   if (!start_device(d.type, &why)) throw UserError(fmt::format("--device: {} is not available: {}", c.device, why));
 }
@@ -220,6 +223,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   std::shared_ptr<Module> model = build_model(mc);
   model->reset_parameters(cfg.seed);  // on the host: the same draws for every device
   model->to(device);
+  if (device.is_cuda()) cuda_ops().set_conv_tf32(cfg.tf32);
 
   const Normalization norm = channel_normalization(data.train);
   const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;

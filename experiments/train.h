@@ -34,6 +34,7 @@ struct TrainConfig {
   std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
   std::string device = "cpu";
   bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
+  bool tf32 = false;                      // cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+)
   int threads = 0;                        // 0: all cores
   int augment = -1;                       // -1: on for CIFAR, off otherwise
   bool evaluate = true;                   // test accuracy at the end

@@ -52,6 +52,7 @@ TEST_CASE("cli: wrong options exit non-zero with a message naming the option", "
   expect_rejected("--dataset cifar10", "--data-dir", "cifar10");
   expect_rejected("--target-elr 0.1", "--target-elr", "uniform-elr");
   expect_rejected("--nesterov --momentum 0", "--nesterov", "momentum");
+  expect_rejected("--tf32", "--tf32", "--device cuda");
 }
 
 TEST_CASE("cli: --help documents every option and the outputs", "[cli]") {
@@ -59,7 +60,7 @@ TEST_CASE("cli: --help documents every option and the outputs", "[cli]") {
   CHECK(o.exit_code == 0);
   for (const char* opt : {"--model", "--depth", "--width", "--dataset", "--data-dir", "--batch", "--steps", "--epochs",
                           "--lr", "--momentum", "--nesterov", "--wd", "--schedule", "--lr-control", "--seed",
-                          "--log-every", "--out", "--device", "--threads", "layers.csv", "metrics.jsonl",
+                          "--log-every", "--out", "--device", "--no-cuda-graph", "--tf32", "--threads", "layers.csv", "metrics.jsonl",
                           "summary.json"})
     CHECK(o.output.find(opt) != std::string::npos);
 }

@@ -101,6 +101,7 @@ CudaOps make_table() {
   t.lr_control = &lr_control_cuda;
   t.step_record = &step_record_cuda;
   t.fill = &fill_cuda;
+  t.set_conv_tf32 = &set_cuda_conv_tf32;
   t.alloc_pinned = &alloc_pinned;
   t.free_pinned = &free_pinned;
   t.copy_to_device_async = &copy_to_device_async;
