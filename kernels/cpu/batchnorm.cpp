@@ -1,7 +1,10 @@
 // BatchNorm2d on the CPU with PyTorch semantics and an optional fused ReLU.
 // x is viewed as [n, c, hw]; element (i, ch, j) lives at (i * c + ch) * hw + j.
 // Channels are spread over OpenMP threads; each channel's sums run in one thread in a fixed order,
-// so results do not depend on the number of threads. Sums accumulate in double for float data too.
+// so results do not depend on the number of threads. Each row (hw contiguous values) is reduced in
+// T with a SIMD reduction and rows are added in double; the elementwise passes compute in T (two
+// passes over x in the forward, two in the backward).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -40,41 +43,57 @@ void batchnorm_forward_train_cpu(const BatchNormShape& sh, const BatchNormParams
   const int64_t total = count * sh.c;
 #pragma omp parallel for schedule(static) if (total >= kParallelMinElements)
   for (int ch = 0; ch < sh.c; ++ch) {
-    // Two passes (mean, then squared deviations): no cancellation when |mean| >> std. Each row is
-    // summed with a SIMD reduction (a fixed order for a given build), rows in order.
-    double sum = 0;
+    // One pass over the channel for sum(x - k) and sum((x - k)^2), shifted by k = the mean of the
+    // first row: k sits within a few standard errors of the batch mean, so the variance
+    // E[(x-k)^2] - E[x-k]^2 loses almost nothing to cancellation. Each row is reduced in T with a
+    // SIMD reduction (a fixed order for a given build), rows are added in double, in order.
+    const T* first = x + row_offset(sh, 0, ch);
+    double first_sum = 0;
+    for (int j = 0; j < sh.hw; ++j) first_sum += double(first[j]);
+    const T k = T(first_sum / sh.hw);
+    double sum = 0, squares = 0;
     for (int i = 0; i < sh.n; ++i) {
       const T* xr = x + row_offset(sh, i, ch);
-      double row = 0;
-#pragma omp simd reduction(+ : row)
-      for (int j = 0; j < sh.hw; ++j) row += double(xr[j]);
-      sum += row;
+      T row = 0, row_squares = 0;
+#pragma omp simd reduction(+ : row, row_squares)
+      for (int j = 0; j < sh.hw; ++j) {
+        const T d = xr[j] - k;
+        row += d;
+        row_squares += d * d;
+      }
+      sum += double(row);
+      squares += double(row_squares);
     }
-    const double mean = sum / double(count);
-    double squares = 0;
-    for (int i = 0; i < sh.n; ++i) {
-      const T* xr = x + row_offset(sh, i, ch);
-      double row = 0;
-#pragma omp simd reduction(+ : row)
-      for (int j = 0; j < sh.hw; ++j) row += (double(xr[j]) - mean) * (double(xr[j]) - mean);
-      squares += row;
-    }
-    const double var_biased = squares / double(count);
+    const double shifted_mean = sum / double(count);
+    const double mean = double(k) + shifted_mean;
+    const double squared_deviations = std::max(0.0, squares - sum * shifted_mean);  // sum (x - mean)^2
+    const double var_biased = squared_deviations / double(count);
     const double invstd = 1.0 / std::sqrt(var_biased + eps);
-    const double scale = double(gamma[ch]) * invstd, shift = double(beta[ch]);
+    // y = (x - k) * scale + (shift - (mean - k) * scale) in T: x - k is exact for x near k (a float
+    // mean would be off by half an ulp of the mean, which is large next to a small spread).
+    const T scale = T(double(gamma[ch]) * invstd);
+    const T shift = T(double(beta[ch]) - shifted_mean * double(scale));
     const bool relu = p.relu;
     for (int i = 0; i < sh.n; ++i) {
       const T* xr = x + row_offset(sh, i, ch);
       T* yr = y + row_offset(sh, i, ch);
+      if (relu) {
 #pragma omp simd
-      for (int j = 0; j < sh.hw; ++j) yr[j] = T(relu_if(relu, (double(xr[j]) - mean) * scale + shift));
+        for (int j = 0; j < sh.hw; ++j) {
+          const T v = (xr[j] - k) * scale + shift;
+          yr[j] = v < T(0) ? T(0) : v;  // NaN passes through
+        }
+      } else {
+#pragma omp simd
+        for (int j = 0; j < sh.hw; ++j) yr[j] = (xr[j] - k) * scale + shift;
+      }
     }
 
     save_mean[ch] = T(mean);
     save_invstd[ch] = T(invstd);
     if (running_mean) running_mean[ch] = T((1.0 - momentum) * double(running_mean[ch]) + momentum * mean);
     if (running_var) {
-      const double var_unbiased = squares / double(count - 1);
+      const double var_unbiased = squared_deviations / double(count - 1);
       running_var[ch] = T((1.0 - momentum) * double(running_var[ch]) + momentum * var_unbiased);
     }
   }
@@ -115,8 +134,9 @@ void batchnorm_backward_channel(const BatchNormShape& sh, int ch, const T* x, co
                                 const T* gamma, const T* save_mean, const T* save_invstd, T* dx, T* dgamma,
                                 T* dbeta) {
   const double n_values = double(int64_t(sh.n) * sh.hw);
-  const double mean = double(save_mean[ch]), invstd = double(save_invstd[ch]);
-  double sum_g = 0, sum_g_xc = 0;  // sum(g), sum(g * (x - mean))
+  const double invstd = double(save_invstd[ch]);
+  const T mean_t = save_mean[ch];
+  double sum_g = 0, sum_g_xc = 0;  // sum(g), sum(g * (x - mean)): rows in T, rows added in double
   for (int i = 0; i < sh.n; ++i) {
     const int64_t o = row_offset(sh, i, ch);
     const T *xr = x + o, *yr = y + o, *dyr = dy + o;
@@ -127,25 +147,26 @@ void batchnorm_backward_channel(const BatchNormShape& sh, int ch, const T* x, co
     } else {
       gr = const_cast<T*>(dyr);
     }
-    double row_g = 0, row_g_xc = 0;
+    T row_g = 0, row_g_xc = 0;
 #pragma omp simd reduction(+ : row_g, row_g_xc)
     for (int j = 0; j < sh.hw; ++j) {
-      row_g += double(gr[j]);
-      row_g_xc += double(gr[j]) * (double(xr[j]) - mean);
+      row_g += gr[j];
+      row_g_xc += gr[j] * (xr[j] - mean_t);
     }
-    sum_g += row_g;
-    sum_g_xc += row_g_xc;
+    sum_g += double(row_g);
+    sum_g_xc += double(row_g_xc);
   }
   const double grad_beta = sum_g, grad_gamma = sum_g_xc * invstd;
   const double factor = double(gamma[ch]) * invstd / n_values;
+  // dx = a * g - b - (x - mean) * c, the coefficients rounded to T once.
+  const T a = T(factor * n_values), b = T(factor * grad_beta), c = T(factor * invstd * grad_gamma);
   for (int i = 0; i < sh.n; ++i) {
     const int64_t o = row_offset(sh, i, ch);
     const T* xr = x + o;
     const T* gr = kRelu ? dx + o : dy + o;
     T* dxr = dx + o;
 #pragma omp simd
-    for (int j = 0; j < sh.hw; ++j)
-      dxr[j] = T(factor * (n_values * double(gr[j]) - grad_beta - (double(xr[j]) - mean) * invstd * grad_gamma));
+    for (int j = 0; j < sh.hw; ++j) dxr[j] = a * gr[j] - b - (xr[j] - mean_t) * c;
   }
   if (dgamma) dgamma[ch] = T(grad_gamma);
   if (dbeta) dbeta[ch] = T(grad_beta);
