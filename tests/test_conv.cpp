@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/kernels.h"
 #include "tests/gradcheck.h"
@@ -207,6 +208,26 @@ TEST_CASE("conv2d fast path matches the naive oracle for every chunk size", "[co
   for (const Conv2dShape& s : {Conv2dShape{7, 3, 6, 5, 4, 3, 3, 1, 1}, Conv2dShape{11, 2, 9, 7, 3, 3, 3, 2, 1},
                                Conv2dShape{5, 6, 4, 3, 5, 1, 1, 1, 0}, Conv2dShape{19, 2, 3, 3, 2, 1, 1, 1, 0}}) {
     for (int chunk : {1, 2, 3, 8, 32}) check_against_oracle(s, seed += 3, chunk);
+  }
+}
+
+TEST_CASE("conv2d direct stride-1 path matches the naive oracle at its edges", "[conv][direct]") {
+  // Channel counts around the register blocks (8 output channels; 16 or 32 for the weight
+  // gradient, two input channels when 16), 1x1 and wide images, pad 0 to 2, non-square kernels
+  // (forward and backward-data only), batches that split into uneven groups.
+  uint32_t seed = 1300;
+  for (const Conv2dShape& s :
+       {Conv2dShape{1, 1, 1, 1, 1, 3, 3, 1, 1}, Conv2dShape{3, 5, 7, 9, 17, 3, 3, 1, 1},
+        Conv2dShape{2, 4, 6, 5, 40, 3, 3, 1, 2}, Conv2dShape{9, 3, 8, 8, 16, 3, 3, 1, 0},
+        Conv2dShape{2, 2, 5, 33, 8, 3, 3, 1, 1}, Conv2dShape{2, 3, 4, 4, 5, 2, 3, 1, 1},
+        Conv2dShape{3, 7, 6, 6, 9, 5, 5, 1, 2}, Conv2dShape{4, 16, 32, 32, 16, 3, 3, 1, 1},
+        Conv2dShape{2, 64, 8, 8, 64, 3, 3, 1, 1}}) {
+#if defined(__AVX512F__)
+    INFO(case_name(s));
+    REQUIRE(kernels::detail::conv2d_direct_supported(s));
+    CHECK(kernels::detail::conv2d_direct_weight_grad_supported(s) == (s.r == 3 && s.s == 3));
+#endif
+    check_against_oracle(s, seed += 3);
   }
 }
 

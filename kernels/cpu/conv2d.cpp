@@ -12,8 +12,10 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/kernels.h"
 
@@ -214,16 +216,25 @@ void conv2d_backward_weight_chunked(const Conv2dShape& sh, const T* x, const T* 
 template <class T>
 void conv2d_forward_cpu(const Conv2dShape& sh, const T* x, const T* w, T* y) {
   check_conv2d_shape(sh, "conv2d_forward_cpu");
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::conv2d_direct_supported(sh)) return detail::conv2d_forward_direct(sh, x, w, y);
+  }
   detail::conv2d_forward_chunked(sh, x, w, y, detail::conv2d_images_per_chunk(sh));
 }
 template <class T>
 void conv2d_backward_data_cpu(const Conv2dShape& sh, const T* dy, const T* w, T* dx) {
   check_conv2d_shape(sh, "conv2d_backward_data_cpu");
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::conv2d_direct_supported(sh)) return detail::conv2d_backward_data_direct(sh, dy, w, dx);
+  }
   detail::conv2d_backward_data_chunked(sh, dy, w, dx, detail::conv2d_images_per_chunk(sh));
 }
 template <class T>
 void conv2d_backward_weight_cpu(const Conv2dShape& sh, const T* x, const T* dy, T* dw) {
   check_conv2d_shape(sh, "conv2d_backward_weight_cpu");
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::conv2d_direct_weight_grad_supported(sh)) return detail::conv2d_backward_weight_direct(sh, x, dy, dw);
+  }
   detail::conv2d_backward_weight_chunked(sh, x, dy, dw, detail::conv2d_images_per_chunk(sh));
 }
 

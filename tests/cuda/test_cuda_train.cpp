@@ -40,7 +40,10 @@ TrainConfig tiny_config(const std::string& device, const std::string& lr_control
   c.synthetic_size = 64;
   c.batch = 16;
   c.steps = kSteps;
-  c.lr = 0.2;
+  // At lr 0.2 uniform-elr on this net is chaotic: any change of float rounding (even the CPU's
+  // own conv path) grows to percent-level lr differences within 20 steps. At 0.1 runs agree to
+  // ~1e-6.
+  c.lr = 0.1;
   c.momentum = 0.9;
   c.schedule = "cosine";
   c.lr_control = lr_control;
@@ -125,7 +128,8 @@ TEST_CASE("cuda backend: plain-4 trains on CUDA like the CPU backend, as a graph
         for (size_t l = 0; l < cpu.layers[s].size(); ++l) {
           const LayerStats &a = gpu->layers[s][l], &b = cpu.layers[s][l];
           CHECK(a.name == b.name);
-          CHECK(a.w2 == Approx(b.w2).epsilon(1e-3));
+          INFO("step " << s << " layer " << b.name);
+          CHECK(a.w2 == Approx(b.w2).epsilon(1e-4));
           worst_lr = std::max(worst_lr, std::abs(a.lr - b.lr) / b.lr);
           if (b.scale_invariant) worst_elr = std::max(worst_elr, std::abs(a.elr() - b.elr()) / b.elr());
         }
