@@ -30,6 +30,7 @@ std::string ms3(double s) { return s > 0 ? fmt::format("{:.3f}", s * 1e3) : "-";
 
 MachineInfo machine_info(int threads, double peak_override) {
   MachineInfo m;
+  int cpu_family = -1;
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line)) {
@@ -40,6 +41,7 @@ MachineInfo machine_info(int threads, double peak_override) {
     if (key == "vendor_id" && m.vendor.empty()) m.vendor = value;
     if (key == "cpu MHz" && m.cpu_mhz == 0) m.cpu_mhz = std::atof(value.c_str());
     if (key == "flags" && value.find("avx512f") != std::string::npos) m.avx512 = true;
+    if (key == "cpu family" && cpu_family < 0) cpu_family = std::atoi(value.c_str());
   }
   m.cores = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
   m.threads = threads;
@@ -61,12 +63,14 @@ MachineInfo machine_info(int threads, double peak_override) {
     m.peak_gflops = peak_override;
     m.peak_note = "given with --peak-gflops";
   } else {
-    const bool amd = m.vendor == "AuthenticAMD";
-    const int flop_per_cycle = m.avx512 ? (amd ? 32 : 64) : 32;
+    // AMD before Zen 5 (family 0x1A = 26) runs AVX-512 on two 256-bit FMA pipes; Zen 5 and Intel
+    // server cores have two 512-bit FMA units.
+    const bool half_width = m.vendor == "AuthenticAMD" && cpu_family < 26;
+    const int flop_per_cycle = m.avx512 ? (half_width ? 32 : 64) : 32;
     m.peak_gflops = threads * flop_per_cycle * m.cpu_mhz * 1e-3;
     m.peak_note = fmt::format("{} cores x {} FP32 FLOP/cycle ({}) x {:.0f} MHz (cpuinfo clock; boost not counted)",
                               threads, flop_per_cycle,
-                              m.avx512 ? (amd ? "AVX-512 on two 256-bit FMA pipes" : "two 512-bit FMA units")
+                              m.avx512 ? (half_width ? "AVX-512 on two 256-bit FMA pipes" : "two 512-bit FMA units")
                                        : "two 256-bit FMA units",
                               m.cpu_mhz);
   }

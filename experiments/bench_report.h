@@ -28,8 +28,8 @@ struct MachineInfo {
 };
 
 // Reads /proc/cpuinfo and the build; the peak is threads x FP32 FLOP/cycle x clock, with 32 FLOP per
-// cycle on AMD (AVX-512 on two 256-bit FMA pipes) and 64 on Intel (two 512-bit FMA units), unless
-// peak_override > 0.
+// cycle on AMD before Zen 5 (AVX-512 on two 256-bit FMA pipes) and 64 on Zen 5 and Intel (two
+// 512-bit FMA units), unless peak_override > 0.
 MachineInfo machine_info(int threads, double peak_override);
 double measure_copy_bandwidth_gbs();  // a 256 MiB copy with the OpenMP threads, best of 3
 

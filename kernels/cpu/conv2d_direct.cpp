@@ -167,6 +167,50 @@ void weight_grad_block(const Conv2dShape& sh, const WeightGradLayout& L, const f
       for (int v = 0; v < KV; ++v) _mm512_storeu_ps(block_out + ((cb * kTaps + t) * KV + v) * 16, acc[cb][t][v]);
 }
 
+// The same for at most 16 output channels (one vector) and two input channels, two positions at a
+// time: positions q and q+1 share the input values of neighbouring taps (x[q+1] is tap s+1 of q),
+// so 24 broadcasts and 2 loads of dy feed 36 FMAs instead of 18 broadcasts for 18.
+void weight_grad_block_k16(const Conv2dShape& sh, const WeightGradLayout& L, const float* xs, const float* dys,
+                           int count, int c0, float* block_out) {
+  constexpr int CB = 2;
+  __m512 acc[CB][3][3];
+  for (int cb = 0; cb < CB; ++cb)
+    for (int r = 0; r < 3; ++r)
+      for (int t = 0; t < 3; ++t) acc[cb][r][t] = _mm512_setzero_ps();
+  const int wp = sh.w + 2 * sh.pad, P = sh.p(), Q = sh.q();
+  for (int b = 0; b < count; ++b) {
+    const float* xc = xs + b * L.x_image + c0 * L.plane;
+    const float* g_row = dys + b * L.dy_image;
+    for (int p = 0; p < P; ++p) {
+      int q = 0;
+      for (; q + 2 <= Q; q += 2, g_row += 2 * L.k_padded) {
+        const __m512 g0 = _mm512_loadu_ps(g_row), g1 = _mm512_loadu_ps(g_row + L.k_padded);
+        for (int cb = 0; cb < CB; ++cb)
+          for (int r = 0; r < 3; ++r) {
+            const float* x_at = xc + cb * L.plane + int64_t(p + r) * wp + q;  // x_at[3] is within the row
+            const __m512 b0 = _mm512_set1_ps(x_at[0]), b1 = _mm512_set1_ps(x_at[1]);
+            const __m512 b2 = _mm512_set1_ps(x_at[2]), b3 = _mm512_set1_ps(x_at[3]);
+            acc[cb][r][0] = _mm512_fmadd_ps(b1, g1, _mm512_fmadd_ps(b0, g0, acc[cb][r][0]));
+            acc[cb][r][1] = _mm512_fmadd_ps(b2, g1, _mm512_fmadd_ps(b1, g0, acc[cb][r][1]));
+            acc[cb][r][2] = _mm512_fmadd_ps(b3, g1, _mm512_fmadd_ps(b2, g0, acc[cb][r][2]));
+          }
+      }
+      if (q < Q) {  // odd Q: the last position alone
+        const __m512 g0 = _mm512_loadu_ps(g_row);
+        for (int cb = 0; cb < CB; ++cb)
+          for (int r = 0; r < 3; ++r) {
+            const float* x_at = xc + cb * L.plane + int64_t(p + r) * wp + q;
+            for (int t = 0; t < 3; ++t) acc[cb][r][t] = _mm512_fmadd_ps(_mm512_set1_ps(x_at[t]), g0, acc[cb][r][t]);
+          }
+        g_row += L.k_padded;
+      }
+    }
+  }
+  for (int cb = 0; cb < CB; ++cb)
+    for (int r = 0; r < 3; ++r)
+      for (int t = 0; t < 3; ++t) _mm512_storeu_ps(block_out + (cb * kTaps + r * 3 + t) * 16, acc[cb][r][t]);
+}
+
 // Adds the weight gradient of images [first, first + count) into dw_part [k][c][3][3].
 void weight_grad_images(const Conv2dShape& sh, const float* x, const float* dy, int first, int count,
                         float* dw_part) {
@@ -206,7 +250,7 @@ void weight_grad_images(const Conv2dShape& sh, const float* x, const float* dy, 
   if (L.k_padded == 16) {  // one vector of k: two input channels per block
     int c = 0;
     for (; c + 2 <= sh.c; c += 2) {
-      weight_grad_block<1, 2>(sh, L, xs, dys, count, c, 0, offsets, block);
+      weight_grad_block_k16(sh, L, xs, dys, count, c, block);
       add_block(c, 2, 0, 1);
     }
     if (c < sh.c) {
