@@ -45,6 +45,11 @@ struct KernelRow {
   double peak_share() const { return peak_gflops > 0 ? gflops() / peak_gflops : 0; }
 };
 
+// Inputs for the benchmarked kernels (seeded, so every run and every suite sees the same data).
+std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+std::vector<int32_t> random_labels(int n, int classes, uint32_t seed);
+std::vector<double> to_double(const std::vector<float>& v);
+
 // ---- the kernels under test (signatures of kernels/kernels.h, fp32) ----------------------------
 using ConvForwardFn = std::function<void(const kernels::Conv2dShape&, const float* x, const float* w, float* y)>;
 using ConvBackwardDataFn =

@@ -14,15 +14,7 @@
 
 namespace elr::bench {
 
-namespace {
-
-using kernels::BatchNormShape;
-using kernels::Conv2dShape;
-using kernels::CrossEntropyShape;
-using kernels::PoolShape;
-using Clock = std::chrono::steady_clock;
-
-std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+std::vector<float> random_floats(int64_t n, uint32_t seed, float lo, float hi) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(static_cast<size_t>(n));
@@ -30,7 +22,23 @@ std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, flo
   return v;
 }
 
+std::vector<int32_t> random_labels(int n, int classes, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int32_t> dist(0, classes - 1);
+  std::vector<int32_t> v(n);
+  for (int32_t& l : v) l = dist(gen);
+  return v;
+}
+
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+namespace {
+
+using kernels::BatchNormShape;
+using kernels::Conv2dShape;
+using kernels::CrossEntropyShape;
+using kernels::PoolShape;
+using Clock = std::chrono::steady_clock;
 
 // Outputs start as NaN so a kernel that leaves part of its output unwritten fails validation.
 std::vector<float> poisoned(int64_t n) {
@@ -445,13 +453,6 @@ KernelRow bench_avgpool_backward(const PoolShape& s, const AvgPoolBackwardFn& f,
 
 // ---- softmax cross-entropy -----------------------------------------------------------------------
 namespace {
-std::vector<int32_t> random_labels(int n, int classes, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int32_t> dist(0, classes - 1);
-  std::vector<int32_t> v(n);
-  for (int32_t& l : v) l = dist(gen);
-  return v;
-}
 // Probabilities (row softmax), mean loss and the number of rows whose arg-max is the label.
 void cross_entropy_reference(const CrossEntropyShape& s, const std::vector<float>& logits,
                              const std::vector<int32_t>& labels, std::vector<double>& probs, double& loss,

@@ -425,15 +425,6 @@ GpuKernelRow avgpool_backward_row(RowRunner& rr, const ShapeUse<PoolShape>& u, c
 }
 
 // ---- softmax cross-entropy --------------------------------------------------------------------------
-namespace {
-std::vector<int32_t> random_labels(int n, int classes, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int32_t> dist(0, classes - 1);
-  std::vector<int32_t> v(n);
-  for (int32_t& l : v) l = dist(gen);
-  return v;
-}
-}  // namespace
 
 GpuKernelRow cross_entropy_forward_row(RowRunner& rr, const ShapeUse<CrossEntropyShape>& u,
                                        const CrossEntropyForwardCuda& ours) {

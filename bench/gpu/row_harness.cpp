@@ -137,16 +137,6 @@ void Checker::check(const char* output, const std::vector<float>& got, const std
   check(output, got.data(), ref.data(), static_cast<int64_t>(ref.size()));
 }
 
-std::vector<float> random_floats(int64_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
-std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-
 std::vector<float> to_float(const std::vector<double>& v) {
   std::vector<float> out(v.size());
   std::transform(v.begin(), v.end(), out.begin(), [](double x) { return static_cast<float>(x); });

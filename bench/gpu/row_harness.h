@@ -61,9 +61,7 @@ class Checker {
   double worst_ = 0;
 };
 
-// Uniform floats in [lo, hi) from a fixed seed.
-std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
-std::vector<double> to_double(const std::vector<float>& v);
+// (random_floats, random_labels and to_double: experiments/bench.h)
 std::vector<float> to_float(const std::vector<double>& v);
 
 }  // namespace elr::bench::gpu
