@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -165,4 +166,27 @@ TEST_CASE("cuda backend: a device-step run resumed from its checkpoint writes wh
   const std::string a = read_file(whole.out + "/layers.csv"), b = read_file(crashed.out + "/layers.csv");
   REQUIRE(!a.empty());
   CHECK(a == b);
+}
+
+TEST_CASE("cuda backend: a diverging device-step run stops at the step the CPU run stops at", "[cuda][train][divergence]") {
+  start_cuda();
+  // lr 1e30 overflows within a few steps; the device step learns it from records that reach the
+  // host every few steps, yet must report and log exactly what the CPU run does.
+  auto diverging = [](const std::string& device) {
+    TrainConfig c = tiny_config(device, "none", "diverge_" + device);
+    c.lr = 1e30;
+    c.schedule = "constant";
+    return c;
+  };
+  const TrainConfig cpu_config = diverging("cpu"), gpu_config = diverging("cuda");
+  const TrainResult cpu = train(cpu_config), gpu = train(gpu_config);
+  REQUIRE(cpu.diverged);
+  CHECK(gpu.diverged);
+  CHECK(gpu.diverged_step == cpu.diverged_step);
+  CHECK(gpu.steps == cpu.steps);
+  CHECK(gpu.steps == gpu.diverged_step + 1);
+  CHECK(gpu.divergence == cpu.divergence);
+  const std::string cpu_log = read_file(cpu_config.out + "/layers.csv"), gpu_log = read_file(gpu_config.out + "/layers.csv");
+  // The same steps are logged (the values differ in the last bits).
+  CHECK(std::count(gpu_log.begin(), gpu_log.end(), '\n') == std::count(cpu_log.begin(), cpu_log.end(), '\n'));
 }
