@@ -1,25 +1,12 @@
 #include "optim/device_sgd.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "engine/device_ops.h"
 #include "engine/error.h"
+#include "optim/device_array.h"
 
 namespace elr {
-
-namespace {
-
-// Device storage for `bytes` bytes (an i64 tensor, so 8-byte aligned).
-Tensor device_bytes(size_t bytes, Device device) {
-  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 8) + 7) / 8}, DType::I64, device);
-}
-
-void upload(Tensor& dst, const void* src, size_t bytes) {
-  backend_for(dst.device().type).copy_from_host(dst.raw(), src, bytes);
-}
-
-}  // namespace
 
 DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrControlConfig& control,
                              double reference_elr, int64_t first_step, int ring_slots)
@@ -48,22 +35,22 @@ DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrC
   }
   list_ = ops.make_multi_tensor_list(descs.data(), static_cast<int>(n));
 
-  flags_ = device_bytes(n, device);
+  flags_ = device_array<uint8_t>(n, device);
   upload(flags_, flags.data(), n);
   const int64_t total = std::max<int64_t>(schedule.total_steps, first_step + 1);
   std::vector<double> table(static_cast<size_t>(total));
   for (int64_t s = 0; s < total; ++s) table[static_cast<size_t>(s)] = scheduled_lr(schedule, s);
-  schedule_ = device_bytes(table.size() * sizeof(double), device);
-  upload(schedule_, table.data(), table.size() * sizeof(double));
-  step_ = device_bytes(sizeof(int64_t), device);
-  upload(step_, &first_step, sizeof first_step);
-  reference_elr_ = device_bytes(sizeof(double), device);
-  upload(reference_elr_, &reference_elr, sizeof reference_elr);
-  stats_ = device_bytes(n * sizeof(kernels::TensorStats), device);
-  lrs_ = device_bytes(n * sizeof(double), device);
-  dw2_ = device_bytes(n * sizeof(double), device);
-  global_lr_ = device_bytes(sizeof(double), device);
-  ring_ = device_bytes(static_cast<size_t>(ring_slots) * record_doubles() * sizeof(double), device);
+  schedule_ = device_array<double>(table.size(), device);
+  upload(schedule_, table.data(), table.size());
+  step_ = device_array<int64_t>(1, device);
+  upload(step_, &first_step, 1);
+  reference_elr_ = device_array<double>(1, device);
+  upload(reference_elr_, &reference_elr, 1);
+  stats_ = device_array<kernels::TensorStats>(n, device);
+  lrs_ = device_array<double>(n, device);
+  dw2_ = device_array<double>(n, device);
+  global_lr_ = device_array<double>(1, device);
+  ring_ = device_array<double>(static_cast<size_t>(ring_slots) * record_doubles(), device);
 
   control_args_.kind = static_cast<kernels::LrControlKind>(static_cast<int>(control.kind));
   control_args_.base_lr = schedule.lr;
@@ -121,29 +108,17 @@ StepRecord DeviceSgdStep::decode(const double* slot, int64_t batch_size) const {
   r.correct = std::llround(slot[2]);
   r.global_lr = slot[3];
   r.batch_size = batch_size;
-  r.layers.resize(params_.size());
+  r.layers.reserve(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
-    const Parameter& p = *params_[i];
     const double* row = slot + kernels::kStepRecordHeader + kernels::kStepRecordPerLayer * i;
-    LayerStats& l = r.layers[i];
-    l.name = p.name;
-    l.kind = p.kind;
-    l.scale_invariant = p.scale_invariant;
-    l.numel = p.value.numel();
-    l.w2 = row[0];
-    l.g2 = row[1];
-    l.gw = row[2];
-    l.v2 = row[3];
+    LayerStats l = layer_stats_of(*params_[i], kernels::TensorStats{row[0], row[1], row[2], row[3]});
     l.dw2 = row[4];
     l.lr = row[5];
+    r.layers.push_back(std::move(l));
   }
   return r;
 }
 
-double DeviceSgdStep::reference_elr() const {
-  double v = 0;
-  backend_for(reference_elr_.device().type).copy_to_host(&v, reference_elr_.raw(), sizeof v);
-  return v;
-}
+double DeviceSgdStep::reference_elr() const { return download<double>(reference_elr_, 1)[0]; }
 
 }  // namespace elr

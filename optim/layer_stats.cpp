@@ -54,22 +54,26 @@ SpreadStats summarize_spread(const std::vector<LayerStats>& layers) {
   return s;
 }
 
+LayerStats layer_stats_of(const Parameter& p, const kernels::TensorStats& sums) {
+  LayerStats l;
+  l.name = p.name;
+  l.kind = p.kind;
+  l.scale_invariant = p.scale_invariant;
+  l.numel = p.value.numel();
+  l.w2 = sums.w2;
+  l.g2 = sums.g2;
+  l.gw = sums.gw;
+  l.v2 = sums.v2;
+  return l;
+}
+
 std::vector<LayerStats> measure_layers(const std::vector<Parameter*>& params, const std::vector<Tensor>& momentum) {
   std::vector<LayerStats> out(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     const Parameter& p = *params[i];
     ELR_CHECK(p.value.has_grad(), "layer statistics: parameter '{}' has no gradient (was backward run?)", p.name);
-    LayerStats& l = out[i];
-    l.name = p.name;
-    l.kind = p.kind;
-    l.scale_invariant = p.scale_invariant;
-    l.numel = p.value.numel();
     const float* v = (i < momentum.size() && momentum[i].defined()) ? momentum[i].data() : nullptr;
-    kernels::TensorStats t = kernels::tensor_stats_cpu(l.numel, p.value.data(), p.value.grad().data(), v);
-    l.w2 = t.w2;
-    l.g2 = t.g2;
-    l.gw = t.gw;
-    l.v2 = t.v2;
+    out[i] = layer_stats_of(p, kernels::tensor_stats_cpu(p.value.numel(), p.value.data(), p.value.grad().data(), v));
   }
   return out;
 }

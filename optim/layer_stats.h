@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernels.h"
 #include "layers/module.h"
 
 namespace elr {
@@ -39,6 +40,10 @@ struct SpreadStats {
 };
 
 SpreadStats summarize_spread(const std::vector<LayerStats>& layers);
+
+// A parameter's identity (name, kind, scale invariance, size) with its sums |W|^2, |g|^2, <g, W>,
+// |v|^2; dw2 and lr are left for the update to fill.
+LayerStats layer_stats_of(const Parameter& p, const kernels::TensorStats& sums);
 
 // |W|^2, |g|^2, <g, W>, |v|^2 for every parameter (momentum buffers may be undefined).
 std::vector<LayerStats> measure_layers(const std::vector<Parameter*>& params, const std::vector<Tensor>& momentum);

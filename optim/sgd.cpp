@@ -4,6 +4,7 @@
 #include "engine/device_ops.h"
 #include "engine/error.h"
 #include "kernels/kernels.h"
+#include "optim/device_array.h"
 
 namespace elr {
 
@@ -35,24 +36,6 @@ std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr) {
   return layers;
 }
 
-namespace {
-
-// Host copy of a device array of T.
-template <class T>
-std::vector<T> to_host(const Tensor& t, size_t n) {
-  std::vector<T> out(n);
-  backend_for(t.device().type).copy_to_host(out.data(), t.raw(), n * sizeof(T));
-  return out;
-}
-
-// Device scratch for n values of T (an i64 tensor used as raw 8-byte storage).
-template <class T>
-Tensor device_array(size_t n, Device device) {
-  static_assert(sizeof(T) % 8 == 0);
-  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(n, 1) * sizeof(T) / 8)}, DType::I64, device);
-}
-
-}  // namespace
 
 std::vector<LayerStats> Sgd::step_cuda(LrController& controller, double& global_lr) {
   const CudaOps& ops = cuda_ops();
@@ -70,32 +53,25 @@ std::vector<LayerStats> Sgd::step_cuda(LrController& controller, double& global_
   Tensor stats_dev = device_array<kernels::TensorStats>(n, device);
   auto* stats_ptr = static_cast<kernels::TensorStats*>(stats_dev.raw());
   ops.tensor_stats(list, stats_ptr, ops.stream());
-  const std::vector<kernels::TensorStats> stats = to_host<kernels::TensorStats>(stats_dev, n);
+  const std::vector<kernels::TensorStats> stats = download<kernels::TensorStats>(stats_dev, n);
 
   std::vector<LayerStats> layers(n);
   for (size_t i = 0; i < n; ++i) {
-    const Parameter& p = *params_[i];
-    layers[i].name = p.name;
-    layers[i].kind = p.kind;
-    layers[i].scale_invariant = p.scale_invariant;
-    layers[i].numel = p.value.numel();
-    layers[i].w2 = stats[i].w2;
-    layers[i].g2 = stats[i].g2;
-    layers[i].gw = stats[i].gw;
-    layers[i].v2 = steps_ == 0 ? 0.0 : stats[i].v2;  // no buffer before the first step
+    layers[i] = layer_stats_of(*params_[i], stats[i]);
+    if (steps_ == 0) layers[i].v2 = 0;  // no buffer before the first step
   }
   global_lr = controller.decide(steps_, layers);
   std::vector<double> lrs(n);
   for (size_t i = 0; i < n; ++i) lrs[i] = layers[i].lr;
   Tensor lrs_dev = device_array<double>(n, device), dw2_dev = device_array<double>(n, device);
-  backend_for(device.type).copy_from_host(lrs_dev.raw(), lrs.data(), n * sizeof(double));
+  upload(lrs_dev, lrs.data(), n);
   kernels::SgdParams sp;
   sp.momentum = static_cast<float>(config_.momentum);
   sp.weight_decay = static_cast<float>(config_.weight_decay);
   sp.nesterov = config_.nesterov;
   sp.first_step = steps_ == 0;
   ops.sgd_update(list, sp, static_cast<const double*>(lrs_dev.raw()), static_cast<double*>(dw2_dev.raw()), ops.stream());
-  const std::vector<double> dw2 = to_host<double>(dw2_dev, n);
+  const std::vector<double> dw2 = download<double>(dw2_dev, n);
   ops.free_multi_tensor_list(list);
   for (size_t i = 0; i < n; ++i) {
     layers[i].dw2 = dw2[i];

@@ -48,6 +48,15 @@ T* scratch(std::vector<T>& buffer, size_t count) {
   return buffer.data();
 }
 
+// Copies `channels` planes of h x w into the zeroed buffer `out` of planes (h + 2 pad_h) x
+// (w + 2 pad_w), each at row pad_h, column pad_w.
+void copy_padded(const float* in, int channels, int h, int w, int pad_h, int pad_w, float* out) {
+  const int64_t wp = w + 2 * pad_w, plane = int64_t(h + 2 * pad_h) * wp;
+  for (int c = 0; c < channels; ++c)
+    for (int i = 0; i < h; ++i)
+      std::memcpy(out + c * plane + (i + pad_h) * wp + pad_w, in + (int64_t(c) * h + i) * w, sizeof(float) * w);
+}
+
 void correlate_image(const DirectProblem& d, const float* in, const float* packed, float* out) {
   const int hp = d.hp(), wp = d.wp(), P = d.p(), Q = d.q();
   const int64_t plane = int64_t(hp) * wp;
@@ -55,12 +64,10 @@ void correlate_image(const DirectProblem& d, const float* in, const float* packe
   const int64_t rounded = (positions + kPositionBlock - 1) / kPositionBlock * kPositionBlock;
   // The last block reads up to rounded - positions + s - 1 values past the last plane.
   thread_local std::vector<float> padded_buffer, result_buffer;
-  float* padded = scratch(padded_buffer, size_t(d.cin * plane + (rounded - positions) + d.s + kPositionBlock));
-  std::fill(padded, padded + d.cin * plane + (rounded - positions) + d.s + kPositionBlock, 0.0f);
-  for (int c = 0; c < d.cin; ++c)
-    for (int i = 0; i < d.h; ++i)
-      std::memcpy(padded + c * plane + int64_t(i + d.pad_h) * wp + d.pad_w, in + (int64_t(c) * d.h + i) * d.w,
-                  sizeof(float) * d.w);
+  const size_t padded_size = size_t(d.cin * plane + (rounded - positions) + d.s + kPositionBlock);
+  float* padded = scratch(padded_buffer, padded_size);
+  std::fill(padded, padded + padded_size, 0.0f);
+  copy_padded(in, d.cin, d.h, d.w, d.pad_h, d.pad_w, padded);
   const int blocks = (d.cout + kChannelBlock - 1) / kChannelBlock;
   float* result = scratch(result_buffer, size_t(kChannelBlock * rounded));
   const int taps = d.r * d.s;
@@ -217,15 +224,12 @@ void weight_grad_images(const Conv2dShape& sh, const float* x, const float* dy, 
   const WeightGradLayout L(sh);
   const int wp = sh.w + 2 * sh.pad, PQ = sh.p() * sh.q();
   thread_local std::vector<float> x_buffer, dy_buffer;
-  float* xs = scratch(x_buffer, size_t(count * L.x_image + 16));
+  // Every read stays inside its padded plane: valid output positions only, 3x3 taps.
+  float* xs = scratch(x_buffer, size_t(count * L.x_image));
   float* dys = scratch(dy_buffer, size_t(count * L.dy_image));
-  std::fill(xs, xs + count * L.x_image + 16, 0.0f);
+  std::fill(xs, xs + count * L.x_image, 0.0f);
   for (int b = 0; b < count; ++b) {
-    const float* xi = x + int64_t(first + b) * sh.c * sh.h * sh.w;
-    for (int c = 0; c < sh.c; ++c)
-      for (int i = 0; i < sh.h; ++i)
-        std::memcpy(xs + b * L.x_image + c * L.plane + int64_t(i + sh.pad) * wp + sh.pad,
-                    xi + (int64_t(c) * sh.h + i) * sh.w, sizeof(float) * sh.w);
+    copy_padded(x + int64_t(first + b) * sh.c * sh.h * sh.w, sh.c, sh.h, sh.w, sh.pad, sh.pad, xs + b * L.x_image);
     const float* dyi = dy + int64_t(first + b) * sh.k * PQ;
     float* dyt = dys + b * L.dy_image;
     for (int pos = 0; pos < PQ; ++pos) {

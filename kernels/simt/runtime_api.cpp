@@ -92,27 +92,25 @@ CaptureState& capture_state() {
   return c;
 }
 
-// A call CUDA forbids during a global-mode capture: fails and invalidates every active capture.
-bool refuse_while_capturing() {
+// While any stream captures: invalidates every active capture, records `error` and returns true.
+bool fail_active_captures(cudaError_t error) {
   auto& c = capture_state();
   std::lock_guard<std::mutex> lock(c.mutex);
   if (c.active.empty()) return false;
   for (cudaGraph_t g : c.active) g->invalidated = true;
-  tl_last_error = cudaErrorStreamCaptureUnsupported;
+  tl_last_error = error;
   return true;
 }
+
+// A call CUDA forbids during a global-mode capture.
+bool refuse_while_capturing() { return fail_active_captures(cudaErrorStreamCaptureUnsupported); }
 
 }  // namespace
 
 bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
-  if (!stream) {  // the legacy stream synchronizes with every blocking stream, a capturing one too
-    auto& c = capture_state();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    if (c.active.empty()) return false;
-    for (cudaGraph_t g : c.active) g->invalidated = true;
-    tl_last_error = cudaErrorStreamCaptureImplicit;
-    return true;  // dropped: the capture has failed anyway
-  }
+  // The legacy stream synchronizes with every blocking stream, a capturing one too: the work is
+  // dropped, the capture has failed anyway.
+  if (!stream) return fail_active_captures(cudaErrorStreamCaptureImplicit);
   if (!capturing(stream)) return false;
   stream->capture->nodes.push_back(std::move(work));
   return true;
@@ -287,12 +285,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (elr::simt::capturing(stream) && bytes) {
     const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
     auto& c = elr::simt::capture_state();
-    std::unique_lock<std::mutex> lock(c.mutex);
-    if (host && !c.pinned_contains(host, bytes)) {
-      lock.unlock();
-      elr::simt::refuse_while_capturing();
-      return cudaErrorStreamCaptureUnsupported;
+    bool pinned;
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      pinned = !host || c.pinned_contains(host, bytes);
     }
+    if (!pinned && elr::simt::refuse_while_capturing()) return cudaErrorStreamCaptureUnsupported;
   }
   auto copy = [dst, src, bytes] {
     if (bytes) std::memmove(dst, src, bytes);
