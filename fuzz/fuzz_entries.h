@@ -22,10 +22,10 @@
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "experiments/checkpoint.h"
-#include "experiments/cli_train.h"
-#include "experiments/dataset.h"
-#include "experiments/train.h"
+#include "experiments/cli/train_command.h"
+#include "experiments/data/dataset.h"
+#include "experiments/run/checkpoint.h"
+#include "experiments/run/train.h"
 #include "layers/models.h"
 #include "optim/sgd.h"
 

@@ -20,12 +20,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/files.h"
 #include "engine/safetensors.h"
-#include "experiments/checkpoint.h"
-#include "experiments/cli_train.h"
-#include "experiments/dataset.h"
-#include "experiments/run_files.h"
-#include "experiments/train.h"
+#include "experiments/cli/train_command.h"
+#include "experiments/data/dataset.h"
+#include "experiments/run/checkpoint.h"
+#include "experiments/run/train.h"
 #include "fuzz/fuzz_entries.h"
 
 using namespace elr;

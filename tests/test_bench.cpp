@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "experiments/bench.h"
-#include "experiments/bench_report.h"
+#include "bench/cpu/kernel_bench.h"
+#include "bench/report.h"
 
 using namespace elr;
 using namespace elr::bench;

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "experiments/data_loader.h"
-#include "experiments/dataset.h"
+#include "experiments/data/data_loader.h"
+#include "experiments/data/dataset.h"
 
 using namespace elr;
 namespace fs = std::filesystem;

@@ -7,8 +7,8 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "experiments/data_loader.h"
-#include "experiments/explode.h"
+#include "experiments/data/data_loader.h"
+#include "experiments/studies/explode.h"
 #include "layers/models.h"
 
 using namespace elr;

@@ -9,9 +9,9 @@
 #include <random>
 
 #include "engine/error.h"
-#include "experiments/explode.h"
-#include "experiments/ode.h"
-#include "experiments/train.h"
+#include "experiments/run/train.h"
+#include "experiments/studies/explode.h"
+#include "experiments/studies/ode.h"
 #include "test_util.h"
 
 using namespace elr;

@@ -13,8 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/files.h"
 #include "engine/safetensors.h"
-#include "experiments/run_files.h"
 
 namespace {
 

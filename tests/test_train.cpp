@@ -11,8 +11,8 @@
 #include <map>
 #include <sstream>
 
-#include "experiments/run_files.h"
-#include "experiments/train.h"
+#include "engine/files.h"
+#include "experiments/run/train.h"
 #include "test_util.h"
 
 using namespace elr;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/bench_gpu_hook.h"
+#include "bench/gpu_hook.h"
 #include "kernels/kernels.h"
 
 namespace elr::bench::gpu {

@@ -3,9 +3,9 @@
 // runs at it.
 #include <map>
 
+#include "bench/cpu/kernel_bench.h"
 #include "bench/gpu/gpu_bench.h"
 #include "bench/gpu/kernel_rows.h"
-#include "experiments/bench.h"
 #include "tests/op_cases.h"
 
 namespace elr::bench::gpu {

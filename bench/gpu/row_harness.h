@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/cpu/kernel_bench.h"
 #include "bench/gpu/device_buffer.h"
 #include "bench/gpu/gpu_bench.h"
-#include "experiments/bench.h"
 
 namespace elr::bench::gpu {
 

@@ -1,6 +1,6 @@
 // The GPU suites as one runner for `elrscope bench` (registered by register_runner.cpp).
 #pragma once
-#include "experiments/bench_gpu_hook.h"
+#include "bench/gpu_hook.h"
 
 namespace elr::bench::gpu {
 

@@ -7,15 +7,15 @@
 #include <memory>
 #include <random>
 
+#include "bench/cpu/kernel_bench.h"
 #include "bench/gpu/device_buffer.h"
 #include "bench/gpu/row_harness.h"
 #include "engine/device.h"
 #include "engine/error.h"
-#include "experiments/bench.h"
-#include "experiments/data_loader.h"
 #include "layers/models.h"
+#include "optim/batch.h"
+#include "optim/device_train_step.h"
 #include "optim/sgd.h"
-#include "experiments/cuda_train_step.h"
 
 namespace elr::bench::gpu {
 

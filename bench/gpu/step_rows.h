@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/bench_gpu_hook.h"
-#include "experiments/bench_step.h"
+#include "bench/cpu/step_bench.h"
+#include "bench/gpu_hook.h"
 #include "kernels/kernels.h"
 
 namespace elr::bench::gpu {

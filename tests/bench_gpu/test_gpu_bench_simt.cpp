@@ -10,9 +10,9 @@
 #include <set>
 #include <string>
 
+#include "bench/cpu/kernel_bench.h"
 #include "bench/gpu/gpu_bench.h"
 #include "engine/error.h"
-#include "experiments/bench.h"
 #include "tests/op_cases.h"
 
 using namespace elr;

@@ -17,7 +17,7 @@
 
 #include "engine/cuda_backend/backend.h"
 #include "engine/device.h"
-#include "experiments/train.h"
+#include "experiments/run/train.h"
 
 using namespace elr;
 

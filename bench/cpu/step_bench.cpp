@@ -1,0 +1,277 @@
+#include "elr_paths.h"
+#include "bench/cpu/step_bench.h"
+
+#include <omp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/cpu/kernel_bench.h"
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "optim/sgd.h"
+
+namespace elr::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+double minimum(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+StepNet step_net(const std::string& name, int depth, int width, int channels, int image) {
+  StepNet n;
+  n.model.name = name;
+  n.model.depth = depth;
+  n.model.width = width;
+  n.model.in_channels = channels;
+  n.model.image_size = image;
+  n.model.classes = 10;
+  n.label = fmt::format("{}-{}", name, depth);
+  return n;
+}
+
+std::string describe(const StepNet& n) {
+  return fmt::format("{}, batch {}, {}x{}x{}", describe_model(n.model), n.batch, n.model.in_channels,
+                     n.model.image_size, n.model.image_size);
+}
+
+}  // namespace
+
+std::vector<StepNet> default_step_nets() {
+  StepNet fmnist = step_net("plain", 10, 32, 1, 28);
+  fmnist.label = "plain-10 (fashion-mnist shape)";
+  return {step_net("plain", 20, 32, 3, 32), step_net("resnet", 20, 16, 3, 32), step_net("resnet", 56, 16, 3, 32),
+          fmnist};
+}
+
+std::string default_pytorch_script() { return std::string(ELR_SOURCE_DIR) + "/bench/pytorch_train_step.py"; }
+
+// ---- the engine's step ---------------------------------------------------------------------------
+struct EngineStep::State {
+  std::shared_ptr<Module> model;
+  std::vector<Parameter*> params;
+  std::unique_ptr<Sgd> sgd;
+  std::unique_ptr<LrController> controller;
+  std::vector<Tensor> images, labels;  // a few fixed batches, used in turn
+  int64_t step = 0;
+};
+
+EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.model = build_model(net.model);
+  s.model->reset_parameters(seed);
+  s.params = s.model->parameters();
+  // The default run's optimizer: SGD lr 0.1, momentum 0.9, constant schedule, no LR control.
+  s.sgd = std::make_unique<Sgd>(s.params, SgdConfig{0.9, 0.0, false});
+  ScheduleConfig sched;
+  sched.lr = 0.1;
+  sched.total_steps = 1000000;
+  s.controller = std::make_unique<LrController>(sched, LrControlConfig{});
+  std::mt19937 gen(static_cast<uint32_t>(seed + 17));
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int32_t> label(0, net.model.classes - 1);
+  const Shape shape = {net.batch, net.model.in_channels, net.model.image_size, net.model.image_size};
+  for (int b = 0; b < 4; ++b) {
+    std::vector<float> x(static_cast<size_t>(shape_numel(shape)));
+    for (float& v : x) v = normal(gen);
+    std::vector<int32_t> y(net.batch);
+    for (int32_t& v : y) v = label(gen);
+    s.images.push_back(Tensor::from_vector(shape, x));
+    s.labels.push_back(Tensor::from_labels(y));
+  }
+}
+
+EngineStep::~EngineStep() = default;
+
+EngineStepTimes EngineStep::run() {
+  State& s = *state_;
+  const size_t b = static_cast<size_t>(s.step % static_cast<int64_t>(s.images.size()));
+  EngineStepTimes t;
+  // The step exactly as experiments/train.cpp runs it, without data loading and logging.
+  const auto t0 = Clock::now();
+  autograd::tape().clear();
+  Tensor logits = s.model->forward(s.images[b]);
+  ops::LossResult loss = ops::cross_entropy(logits, s.labels[b]);
+  t.forward_s = since(t0);
+  const auto t1 = Clock::now();
+  autograd::tape().backward(loss.loss);
+  t.backward_s = since(t1);
+  {
+    // The statistics + LR-control part of the update, repeated alone (same gradients) for its share.
+    autograd::NoGradGuard no_grad;
+    const auto ts = Clock::now();
+    std::vector<LayerStats> layers = measure_layers(s.params, s.sgd->momentum_buffers());
+    s.controller->decide(s.step, layers);
+    const SpreadStats spread = summarize_spread(layers);
+    t.stats_s = since(ts);
+    (void)spread;
+  }
+  const auto t2 = Clock::now();
+  double global_lr = 0;
+  const std::vector<LayerStats> layers = s.sgd->step(*s.controller, global_lr);
+  const SpreadStats spread = summarize_spread(layers);
+  t.update_s = since(t2);
+  (void)spread;
+  t.step_s = t.forward_s + t.backward_s + t.update_s;
+  ++s.step;
+  return t;
+}
+
+// ---- the PyTorch peer ----------------------------------------------------------------------------
+PytorchPeer::PytorchPeer(const std::string& python, const std::string& script, const StepNet& net, int threads,
+                         const std::string& device) {
+  if (::access(python.c_str(), X_OK) != 0) throw Error(fmt::format("PyTorch peer: '{}' is not executable", python));
+  if (::access(script.c_str(), R_OK) != 0) throw Error(fmt::format("PyTorch peer: cannot read '{}'", script));
+  ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the benchmark through a write
+  int to[2], from[2];
+  ELR_CHECK(::pipe(to) == 0 && ::pipe(from) == 0, "PyTorch peer: pipe() failed");
+  const std::vector<std::string> args = {python, script, "--serve", "--model", net.model.name,
+                                         "--depth", std::to_string(net.model.depth),
+                                         "--width", std::to_string(net.model.width > 0 ? net.model.width : default_width(net.model.name)),
+                                         "--channels", std::to_string(net.model.in_channels),
+                                         "--image", std::to_string(net.model.image_size),
+                                         "--classes", std::to_string(net.model.classes),
+                                         "--batch", std::to_string(net.batch), "--threads", std::to_string(threads),
+                                         "--device", device};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  ELR_CHECK(pid_ >= 0, "PyTorch peer: fork() failed");
+  if (pid_ == 0) {
+    ::dup2(to[0], 0);
+    ::dup2(from[1], 1);
+    ::close(to[0]);
+    ::close(to[1]);
+    ::close(from[0]);
+    ::close(from[1]);
+    ::execv(python.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(to[0]);
+  ::close(from[1]);
+  to_child_ = ::fdopen(to[1], "w");
+  from_child_ = ::fdopen(from[0], "r");
+  const std::string ready = request("");
+  try {
+    version_ = nlohmann::json::parse(ready).at("version").get<std::string>();
+  } catch (const std::exception&) {
+    throw Error(fmt::format("PyTorch peer: unexpected start-up line '{}'", ready));
+  }
+}
+
+PytorchPeer::~PytorchPeer() {
+  if (to_child_) {
+    std::fputs("quit\n", to_child_);
+    std::fclose(to_child_);
+  }
+  if (from_child_) std::fclose(from_child_);
+  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+}
+
+// Sends `line` (nothing when empty) and returns the child's next output line.
+std::string PytorchPeer::request(const std::string& line) {
+  if (!line.empty()) {
+    std::fputs((line + "\n").c_str(), to_child_);
+    std::fflush(to_child_);
+  }
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, from_child_)) {
+    out += buf;
+    if (!out.empty() && out.back() == '\n') break;
+  }
+  if (out.empty()) throw Error("PyTorch peer: the script exited (see its messages above; is torch installed for that interpreter?)");
+  out.pop_back();
+  return out;
+}
+
+std::vector<double> PytorchPeer::run(int steps) {
+  const std::string reply = request(fmt::format("run {}", steps));
+  try {
+    return nlohmann::json::parse(reply).at("times").get<std::vector<double>>();
+  } catch (const std::exception&) {
+    throw Error(fmt::format("PyTorch peer: unexpected reply '{}'", reply));
+  }
+}
+
+// ---- interleaved rounds ----------------------------------------------------------------------------
+StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
+  StepRow row;
+  row.net = net.label;
+  row.description = describe(net);
+  row.batch = net.batch;
+  row.threads = c.threads;
+  omp_set_num_threads(c.threads);
+  row.load_avg_start = load_average_1min();
+
+  EngineStep engine(net);
+  std::unique_ptr<PytorchPeer> peer;
+  if (c.pytorch) {
+    try {
+      peer = std::make_unique<PytorchPeer>(c.python, c.script.empty() ? default_pytorch_script() : c.script, net,
+                                           c.threads);
+      row.pytorch_version = peer->version();
+    } catch (const std::exception& e) {
+      row.pytorch_error = e.what();
+    }
+  } else {
+    row.pytorch_error = "not run (--no-pytorch)";
+  }
+  for (int i = 0; i < c.warmup; ++i) engine.run();
+  if (peer && c.warmup > 0) peer->run(c.warmup);
+
+  std::vector<double> forward, backward, update;
+  for (int r = 0; r < c.rounds; ++r) {
+    engine.run();  // one untimed step per block: the other side's threads may still be spinning
+    for (int i = 0; i < c.steps_per_round; ++i) {
+      const EngineStepTimes t = engine.run();
+      row.engine_s.push_back(t.step_s);
+      row.stats_s.push_back(t.stats_s);
+      forward.push_back(t.forward_s);
+      backward.push_back(t.backward_s);
+      update.push_back(t.update_s);
+    }
+    if (peer) {
+      try {
+        const std::vector<double> times = peer->run(c.steps_per_round + 1);
+        row.pytorch_s.insert(row.pytorch_s.end(), times.begin() + 1, times.end());
+      } catch (const std::exception& e) {
+        row.pytorch_error = e.what();
+        peer.reset();
+      }
+    }
+  }
+  row.load_avg_end = load_average_1min();
+  row.engine_median_s = median(row.engine_s);
+  row.engine_min_s = minimum(row.engine_s);
+  row.forward_median_s = median(forward);
+  row.backward_median_s = median(backward);
+  row.update_median_s = median(update);
+  row.stats_median_s = median(row.stats_s);
+  row.stats_min_s = minimum(row.stats_s);
+  row.stats_share = row.engine_median_s > 0 ? row.stats_median_s / row.engine_median_s : 0;
+  row.stats_share_min = row.engine_min_s > 0 ? row.stats_min_s / row.engine_min_s : 0;
+  if (!row.pytorch_s.empty()) {
+    row.pytorch_median_s = median(row.pytorch_s);
+    row.pytorch_min_s = minimum(row.pytorch_s);
+    row.ratio = row.engine_median_s / row.pytorch_median_s;
+  }
+  return row;
+}
+
+}  // namespace elr::bench

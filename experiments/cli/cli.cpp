@@ -1,0 +1,45 @@
+#include "experiments/cli/cli.h"
+
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "engine/error.h"
+#include "experiments/cli/commands.h"
+#include "experiments/cli/train_command.h"
+
+namespace elr {
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"elrscope: effective learning rates in batch-normalized networks.\n"
+               "With no command, runs the default experiment: plain-10 on Fashion-MNIST, batch 128, one epoch, "
+               "SGD lr 0.1 momentum 0.9, cosine schedule."};
+  app.require_subcommand(0, 1);
+  std::vector<Command> commands;
+  // One line per subcommand.
+  commands.push_back(register_train_command(app));
+  commands.push_back(register_bench_command(app));
+  commands.push_back(register_sweep_command(app));
+  commands.push_back(register_report_command(app));
+  commands.push_back(register_explode_command(app));
+  commands.push_back(register_ode_command(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    for (const Command& c : commands)
+      if (c.app->parsed()) return c.run();
+    return run_train_command(TrainConfig{});
+  } catch (const UserError& e) {
+    std::fprintf(stderr, "elrscope: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "elrscope: internal error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace elr

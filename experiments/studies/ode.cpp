@@ -1,0 +1,303 @@
+#include "experiments/studies/ode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
+#include "engine/files.h"
+#include "optim/layer_stats.h"
+#include "optim/lr_control.h"
+
+namespace elr {
+
+namespace {
+
+// A CSV file with a header line; fields are looked up by column name.
+struct CsvTable {
+  std::string path;
+  std::map<std::string, size_t> columns;
+  std::vector<std::vector<std::string>> rows;
+
+  size_t column(const std::string& name) const {
+    const auto it = columns.find(name);
+    if (it == columns.end()) throw UserError(fmt::format("{}: no column '{}'", path, name));
+    return it->second;
+  }
+};
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, ',')) out.push_back(field);
+  if (!line.empty() && line.back() == ',') out.emplace_back();
+  return out;
+}
+
+CsvTable read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("{}: cannot open the file", path));
+  CsvTable t;
+  t.path = path;
+  std::string line;
+  if (!std::getline(in, line)) throw UserError(fmt::format("{}: the file is empty", path));
+  const std::vector<std::string> header = split_csv_line(line);
+  for (size_t i = 0; i < header.size(); ++i) t.columns[header[i]] = i;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> row = split_csv_line(line);
+    row.resize(header.size());
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+double parse_number(const CsvTable& t, const std::string& text, const std::string& column) {
+  if (text.empty()) return std::nan("");
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  if (text == "nan" || text == "-nan") return std::nan("");
+  if (text == "inf") return HUGE_VAL;
+  if (text == "-inf") return -HUGE_VAL;
+  throw UserError(fmt::format("{}: column '{}' holds '{}', not a number", t.path, column, text));
+}
+
+// The base gradient c = |g| |W| is held fixed; the gradient is orthogonal to W (scale invariance).
+// State per layer: s = |W_t|^2, q = |v_{t-1}|^2, r = <v_{t-1}, W_t>.
+struct LayerState {
+  double s = 0, c = 0, q = 0, r = 0;
+};
+
+void advance(LayerState& x, double lr, const OdeSettings& o) {
+  const double beta = o.momentum, wd = o.weight_decay;
+  const double g2 = x.c * x.c / x.s;
+  // Only the part of v_{t-1} orthogonal to W_t can correlate with g_t.
+  const double vperp2 = std::max(0.0, x.q - x.r * x.r / x.s);
+  const double gv = o.grad_corr * std::sqrt(g2 * vperp2);
+  const double vw = beta * x.r + wd * x.s;  // <v_t, W_t>, using <g_t, W_t> = 0
+  const double q = beta * beta * x.q + g2 + wd * wd * x.s + 2 * beta * gv + 2 * beta * wd * x.r;
+  const double s = x.s - 2 * lr * vw + lr * lr * q;
+  x.r = vw - lr * q;  // <v_t, W_{t+1}>
+  x.q = q;
+  x.s = s;
+}
+
+struct RunMeasurements {
+  std::map<std::pair<int64_t, int>, std::pair<double, double>> w2_elr;  // (step, layer) -> (w2, elr)
+  std::vector<int64_t> steps;
+};
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+std::string pct(double v) { return std::isfinite(v) ? fmt::format("{:+.3f}%", 100.0 * v) : std::string("n/a"); }
+
+}  // namespace
+
+std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayerStart>& start, const OdeSettings& o) {
+  ELR_CHECK(o.steps >= 0, "ode: steps must not be negative, got {}", o.steps);
+  ScheduleConfig sched;
+  sched.kind = o.schedule;
+  sched.lr = o.lr;
+  sched.total_steps = std::max<int64_t>(o.total_steps, 1);
+  sched.warmup_steps = o.warmup_steps;
+  LrControlConfig ctrl;
+  ctrl.kind = parse_lr_control(o.lr_control);
+  ctrl.target_elr = o.target_elr;
+  LrController controller(sched, ctrl);  // the same controller a training run uses
+
+  std::vector<LayerState> state(start.size());
+  for (size_t l = 0; l < start.size(); ++l) {
+    ELR_CHECK(start[l].w2 > 0 && start[l].e > 0, "ode: layer '{}' starts with |W|^2 = {} and e = {} (both must be > 0)",
+              start[l].name, start[l].w2, start[l].e);
+    state[l].s = start[l].w2;
+    state[l].c = start[l].e * start[l].w2;  // |g| |W|
+  }
+  std::vector<std::vector<OdePoint>> out;
+  for (int64_t t = 0; t <= o.steps; ++t) {
+    std::vector<LayerStats> stats(start.size());
+    for (size_t l = 0; l < start.size(); ++l) {
+      stats[l].name = start[l].name;
+      stats[l].kind = ParamKind::Conv;
+      stats[l].scale_invariant = true;
+      stats[l].w2 = state[l].s;
+      stats[l].g2 = state[l].c * state[l].c / state[l].s;
+    }
+    controller.decide(t, stats);
+    std::vector<OdePoint> row(start.size());
+    for (size_t l = 0; l < start.size(); ++l) {
+      row[l].w2 = state[l].s;
+      row[l].lr = stats[l].lr;
+      row[l].elr = stats[l].lr * stats[l].e();
+    }
+    out.push_back(std::move(row));
+    if (t == o.steps) break;
+    for (size_t l = 0; l < start.size(); ++l) advance(state[l], stats[l].lr, o);
+  }
+  return out;
+}
+
+OdeComparison run_ode(const OdeConfig& c) {
+  if (c.run_dir.empty() == c.from_explode.empty())
+    throw UserError("ode: give either a run directory or --from-explode FILE (exactly one)");
+  if (c.grad_corr < -1 || c.grad_corr > 1) throw UserError(fmt::format("--grad-corr: must be in [-1, 1], got {}", c.grad_corr));
+  OdeComparison r;
+  OdeSettings& o = r.settings;
+  std::vector<OdeLayerStart> start;
+  RunMeasurements meas;
+  int64_t last_logged = 100;
+  int explode_depth = 0;
+
+  if (!c.run_dir.empty()) {
+    r.source = c.run_dir;
+    const nlohmann::json cfg = read_json(c.run_dir + "/config.json");
+    if (cfg.value("nesterov", false)) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
+    o.lr = cfg.value("lr", 0.1);
+    o.momentum = cfg.value("momentum", 0.0);
+    o.weight_decay = cfg.value("weight_decay", 0.0);
+    o.schedule = cfg.value("schedule", std::string("constant"));
+    o.warmup_steps = cfg.value("warmup_steps", int64_t{0});
+    o.total_steps = cfg.value("total_steps", int64_t{1});
+    o.lr_control = cfg.value("lr_control", std::string("none"));
+    o.target_elr = cfg.value("target_elr", 0.0);
+
+    const CsvTable t = read_csv(c.run_dir + "/layers.csv");
+    const size_t cs = t.column("step"), cl = t.column("layer"), cn = t.column("name"), csi = t.column("scale_invariant"),
+                 cw = t.column("w2"), cg = t.column("g2"), ce = t.column("elr");
+    std::set<int64_t> steps;
+    for (const auto& row : t.rows) {
+      if (row[csi] != "1") continue;
+      const int64_t step = std::stoll(row[cs]);
+      const int layer = std::stoi(row[cl]);
+      const double w2 = parse_number(t, row[cw], "w2");
+      steps.insert(step);
+      meas.w2_elr[{step, layer}] = {w2, parse_number(t, row[ce], "elr")};
+      if (step == 0) {
+        const double g2 = parse_number(t, row[cg], "g2");
+        start.push_back({layer, row[cn], w2, w2 > 0 ? std::sqrt(g2 / w2) : 0.0});
+      }
+    }
+    meas.steps.assign(steps.begin(), steps.end());
+    if (start.empty()) throw UserError(fmt::format("{}/layers.csv: no step-0 rows of scale-invariant layers", c.run_dir));
+    last_logged = meas.steps.back();
+  } else {
+    r.source = c.from_explode;
+    o.lr = 0.1;
+    o.total_steps = c.steps >= 0 ? c.steps : 100;
+    const CsvTable t = read_csv(c.from_explode);
+    const size_t cd = t.column("depth"), cp = t.column("param_index"), cn = t.column("name"), cw = t.column("w2"),
+                 ce = t.column("e");
+    std::set<int> depths;
+    for (const auto& row : t.rows) depths.insert(std::stoi(row[cd]));
+    int depth = c.depth;
+    if (depth == 0) {
+      if (depths.size() != 1)
+        throw UserError(fmt::format("--depth: {} holds {} depths; choose one", c.from_explode, depths.size()));
+      depth = *depths.begin();
+    }
+    if (!depths.count(depth)) throw UserError(fmt::format("--depth: {} has no rows of depth {}", c.from_explode, depth));
+    for (const auto& row : t.rows)
+      if (std::stoi(row[cd]) == depth)
+        start.push_back({std::stoi(row[cp]), row[cn], parse_number(t, row[cw], "w2"), parse_number(t, row[ce], "e")});
+    r.source += fmt::format(" (depth {})", depth);
+    explode_depth = depth;
+  }
+
+  if (c.lr >= 0) {
+    if (!(c.lr > 0)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
+    o.lr = c.lr;
+  }
+  if (c.momentum >= 0) {
+    if (c.momentum >= 1) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
+    o.momentum = c.momentum;
+  }
+  if (c.weight_decay >= 0) o.weight_decay = c.weight_decay;
+  if (!c.lr_control.empty()) o.lr_control = c.lr_control;
+  parse_lr_control(o.lr_control);
+  o.grad_corr = c.grad_corr;
+  o.steps = c.steps >= 0 ? c.steps : last_logged;
+
+  const auto traj = predict_trajectory(start, o);
+  for (int64_t t = 0; t <= o.steps; ++t) {
+    for (size_t l = 0; l < start.size(); ++l) {
+      OdeRow row;
+      row.step = t;
+      row.layer = start[l].layer;
+      row.name = start[l].name;
+      row.w2_pred = traj[t][l].w2;
+      row.elr_pred = traj[t][l].elr;
+      const auto m = meas.w2_elr.find({t, start[l].layer});
+      if (m != meas.w2_elr.end()) {
+        row.measured = true;
+        row.w2_meas = m->second.first;
+        row.elr_meas = m->second.second;
+      }
+      r.rows.push_back(row);
+    }
+  }
+  r.measured_steps = meas.steps;
+  if (!c.out.empty()) {
+    r.out_path = c.out;
+  } else if (!c.run_dir.empty()) {
+    r.out_path = c.run_dir + "/ode.csv";
+  } else {
+    r.out_path = fmt::format("{}/ode-depth{}.csv", directory_of(c.from_explode), explode_depth);
+  }
+  return r;
+}
+
+void write_ode_csv(const std::string& path, const OdeComparison& r) {
+  std::string s = "step,layer,name,w2_pred,w2_meas,elr_pred,elr_meas,rel_err_w2,rel_err_elr\n";
+  for (const OdeRow& row : r.rows) {
+    const bool me = row.measured && std::isfinite(row.elr_meas);
+    s += fmt::format("{},{},{},{},{},{},{},{},{}\n", row.step, row.layer, row.name, format_double(row.w2_pred),
+                     row.measured ? format_double(row.w2_meas) : "", format_double(row.elr_pred),
+                     me ? format_double(row.elr_meas) : "", row.measured ? format_double(row.rel_err_w2()) : "",
+                     me ? format_double(row.rel_err_elr()) : "");
+  }
+  write_file_atomic(path, s);
+}
+
+std::string format_ode_errors(const OdeComparison& r, const std::vector<int64_t>& steps) {
+  const OdeSettings& o = r.settings;
+  std::string out = fmt::format(
+      "ode: {}\nmodel: lr {} momentum {} weight decay {} lr-control {} grad-corr {}, steps 0..{}; c = |g_0| |W_0| "
+      "held fixed, update orthogonal to W\nerror = (predicted - measured) / measured\n",
+      r.source, o.lr, o.momentum, o.weight_decay, o.lr_control, o.grad_corr, o.steps);
+  bool any = false;
+  for (int64_t step : steps) {
+    std::vector<const OdeRow*> rows;
+    for (const OdeRow& row : r.rows)
+      if (row.step == step && row.measured) rows.push_back(&row);
+    if (rows.empty()) continue;
+    any = true;
+    double max_w2 = 0, max_elr = 0;
+    for (const OdeRow* row : rows) {
+      max_w2 = std::max(max_w2, std::fabs(row->rel_err_w2()));
+      if (std::isfinite(row->rel_err_elr())) max_elr = std::max(max_elr, std::fabs(row->rel_err_elr()));
+    }
+    out += fmt::format("\nstep {}: max |error| of |W|^2 {:.3f}%, of ELR {:.3f}%\n", step, 100 * max_w2, 100 * max_elr);
+    out += fmt::format("{:>5} {:<28} {:>12} {:>12} {:>10} {:>11} {:>11} {:>10}\n", "layer", "name", "w2 meas", "w2 pred",
+                       "w2 err", "elr meas", "elr pred", "elr err");
+    for (const OdeRow* row : rows)
+      out += fmt::format("{:>5} {:<28} {:>12.5g} {:>12.5g} {:>10} {:>11.4g} {:>11.4g} {:>10}\n", row->layer, row->name,
+                         row->w2_meas, row->w2_pred, pct(row->rel_err_w2()), row->elr_meas, row->elr_pred,
+                         pct(row->rel_err_elr()));
+  }
+  if (!any) out += "\n(no measured step among the requested ones)\n";
+  return out;
+}
+
+}  // namespace elr

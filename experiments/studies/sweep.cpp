@@ -1,0 +1,356 @@
+#include "experiments/studies/sweep.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
+#include "engine/files.h"
+#include "experiments/run/progress.h"
+
+namespace elr {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::string t = text;
+  for (char& ch : t)
+    if (ch == ',') ch = ' ';
+  std::istringstream in(t);
+  std::vector<std::string> words;
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+template <class T>
+void reject_duplicates(const std::vector<T>& values, const std::string& option) {
+  std::set<T> seen;
+  for (const T& v : values)
+    if (!seen.insert(v).second) throw UserError(fmt::format("{}: the value {} appears twice", option, v));
+}
+
+// Several shards may finish at the same moment: each writes its own temporary file, and the
+// rename makes the last complete table win.
+void write_shared_file(const std::string& path, const std::string& contents) {
+  const std::string mine = fmt::format("{}.{}", path, ::getpid());
+  write_file_atomic(mine, contents);
+  if (std::rename(mine.c_str(), path.c_str()) != 0) throw UserError(fmt::format("cannot rename '{}' to '{}'", mine, path));
+}
+
+double json_double(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return kNaN;
+  return j[key].get<double>();
+}
+
+// Cells of the table: shortest round-trip text; empty when absent.
+std::string csv_number(double v) { return format_double(v); }
+
+std::string md_number(double v) {
+  if (std::isnan(v)) return "nan";
+  return fmt::format("{:.4g}", v);
+}
+
+std::vector<std::string> header(const std::vector<int64_t>& spread_steps, double threshold) {
+  std::vector<std::string> h = {"point", "index", "lr", "depth", "momentum", "lr_control", "seed"};
+  for (int64_t s : spread_steps) h.push_back(fmt::format("spread_step_{}", s));
+  h.push_back(fmt::format("first_step_spread_below_{}", format_double(threshold)));
+  for (const char* c : {"steps", "final_loss", "train_accuracy", "test_accuracy", "diverged"}) h.push_back(c);
+  return h;
+}
+
+// The cells of one row, as CSV text (markdown = false) or rounded for reading (markdown = true).
+std::vector<std::string> row_cells(const SweepRow& r, bool markdown) {
+  auto num = [&](double v) { return markdown ? md_number(v) : csv_number(v); };
+  const SweepPoint& p = r.point;
+  std::vector<std::string> c = {p.id,          std::to_string(p.index), format_double(p.lr), std::to_string(p.depth),
+                                format_double(p.momentum), p.lr_control, std::to_string(p.seed)};
+  for (size_t i = 0; i < r.spread_at.size(); ++i) c.push_back(r.spread_logged[i] ? num(r.spread_at[i]) : "");
+  c.push_back(r.first_below >= 0 ? std::to_string(r.first_below) : "");
+  c.push_back(std::to_string(r.steps));
+  c.push_back(num(r.final_loss));
+  c.push_back(num(r.train_accuracy));
+  c.push_back(r.test_accuracy >= 0 ? num(r.test_accuracy) : "");
+  c.push_back(r.diverged ? "1" : "0");
+  return c;
+}
+
+SweepRow read_row(const std::string& dir, const SweepPoint& p, const std::vector<int64_t>& spread_steps,
+                  double threshold) {
+  SweepRow r;
+  r.point = p;
+  r.spread_at.assign(spread_steps.size(), kNaN);
+  r.spread_logged.assign(spread_steps.size(), false);
+  const nlohmann::json summary = read_json(dir + "/summary.json");
+  r.steps = summary.value("steps", int64_t{0});
+  r.final_loss = json_double(summary, "final_loss");
+  r.train_accuracy = json_double(summary, "train_accuracy");
+  const double test = json_double(summary, "test_accuracy");
+  r.test_accuracy = std::isnan(test) ? -1 : test;
+  r.diverged = summary.value("diverged", false);
+
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(line);
+    } catch (const std::exception&) {
+      continue;  // a torn last line cannot occur for a finished point; skip it anyway
+    }
+    const int64_t step = m.value("step", int64_t{-1});
+    const double spread = json_double(m, "spread");
+    for (size_t i = 0; i < spread_steps.size(); ++i)
+      if (spread_steps[i] == step) {
+        r.spread_at[i] = spread;
+        r.spread_logged[i] = true;
+      }
+    if (r.first_below < 0 && spread < threshold) r.first_below = step;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string point_id(double lr, int64_t depth, double momentum, const std::string& lr_control, uint64_t seed) {
+  return fmt::format("lr{}_d{}_m{}_{}_s{}", format_double(lr), depth, format_double(momentum), lr_control, seed);
+}
+
+std::vector<SweepPoint> expand_grid(const SweepGrid& g) {
+  std::vector<SweepPoint> points;
+  for (double lr : g.lrs)
+    for (int64_t depth : g.depths)
+      for (double momentum : g.momenta)
+        for (const std::string& control : g.lr_controls)
+          for (uint64_t seed : g.seeds) {
+            SweepPoint p;
+            p.index = static_cast<int64_t>(points.size());
+            p.lr = lr;
+            p.depth = depth;
+            p.momentum = momentum;
+            p.lr_control = control;
+            p.seed = seed;
+            p.id = point_id(lr, depth, momentum, control, seed);
+            points.push_back(p);
+          }
+  return points;
+}
+
+std::string point_dir(const std::string& sweep_dir, const SweepPoint& p) { return sweep_dir + "/points/" + p.id; }
+
+TrainConfig point_config(const TrainConfig& base, const SweepPoint& p, const std::string& sweep_dir) {
+  TrainConfig c = base;
+  c.lr = p.lr;
+  c.model.depth = static_cast<int>(p.depth);
+  c.momentum = p.momentum;
+  c.lr_control = p.lr_control;
+  c.seed = p.seed;
+  c.out = point_dir(sweep_dir, p);
+  c.progress = false;  // the sweep shows its own progress
+  return c;
+}
+
+std::vector<double> parse_double_list(const std::string& text, const std::string& option) {
+  std::vector<double> out;
+  for (const std::string& w : split_words(text)) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(w, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != w.size() || !std::isfinite(v)) throw UserError(fmt::format("{}: '{}' is not a number", option, w));
+    out.push_back(v);
+  }
+  if (out.empty()) throw UserError(fmt::format("{}: needs at least one value", option));
+  reject_duplicates(out, option);
+  return out;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option) {
+  std::vector<int64_t> out;
+  for (const std::string& w : split_words(text)) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(w, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != w.size()) throw UserError(fmt::format("{}: '{}' is not a whole number", option, w));
+    out.push_back(v);
+  }
+  if (out.empty()) throw UserError(fmt::format("{}: needs at least one value", option));
+  reject_duplicates(out, option);
+  return out;
+}
+
+std::vector<std::string> parse_word_list(const std::string& text) { return split_words(text); }
+
+void parse_shard(const std::string& text, int64_t& index, int64_t& count) {
+  const size_t slash = text.find('/');
+  bool ok = slash != std::string::npos;
+  if (ok) {
+    try {
+      size_t a = 0, b = 0;
+      index = std::stoll(text.substr(0, slash), &a);
+      count = std::stoll(text.substr(slash + 1), &b);
+      ok = a == slash && b == text.size() - slash - 1 && count >= 1 && index >= 0 && index < count;
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  if (!ok) throw UserError(fmt::format("--shard: expected i/n with 0 <= i < n (e.g. 0/4), got '{}'", text));
+}
+
+nlohmann::json sweep_to_json(const SweepConfig& c) {
+  nlohmann::json fixed = config_to_json(c.base);
+  // The varied settings live in the grid; the thread count does not change results.
+  for (const char* k : {"lr", "depth", "momentum", "lr_control", "seed", "threads"}) fixed.erase(k);
+  nlohmann::json seeds = nlohmann::json::array();
+  for (uint64_t s : c.grid.seeds) seeds.push_back(s);
+  return {{"grid",
+           {{"lrs", c.grid.lrs},
+            {"depths", c.grid.depths},
+            {"momenta", c.grid.momenta},
+            {"lr_controls", c.grid.lr_controls},
+            {"seeds", seeds},
+            {"order", "lr, depth, momentum, lr_control, seed (seed varies fastest)"}}},
+          {"points", expand_grid(c.grid).size()},
+          {"fixed", fixed},
+          {"table", {{"spread_steps", c.spread_steps}, {"spread_threshold", c.spread_threshold}}}};
+}
+
+SweepGrid grid_from_json(const nlohmann::json& j) {
+  SweepGrid g;
+  const nlohmann::json& grid = j.at("grid");
+  g.lrs = grid.at("lrs").get<std::vector<double>>();
+  g.depths = grid.at("depths").get<std::vector<int64_t>>();
+  g.momenta = grid.at("momenta").get<std::vector<double>>();
+  g.lr_controls = grid.at("lr_controls").get<std::vector<std::string>>();
+  g.seeds = grid.at("seeds").get<std::vector<uint64_t>>();
+  return g;
+}
+
+std::vector<SweepRow> collect_rows(const std::string& sweep_dir, const std::vector<int64_t>& spread_steps,
+                                   double threshold) {
+  const std::string meta = sweep_dir + "/sweep.json";
+  if (!path_exists(meta)) throw UserError(fmt::format("'{}' is not a sweep directory (no sweep.json)", sweep_dir));
+  std::vector<SweepRow> rows;
+  for (const SweepPoint& p : expand_grid(grid_from_json(read_json(meta)))) {
+    const std::string dir = point_dir(sweep_dir, p);
+    if (path_exists(dir + "/summary.json")) rows.push_back(read_row(dir, p, spread_steps, threshold));
+  }
+  return rows;
+}
+
+std::string sweep_table_csv(const std::vector<SweepRow>& rows, const std::vector<int64_t>& spread_steps,
+                            double threshold) {
+  auto join = [](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) s += (i ? "," : "") + cells[i];
+    return s + "\n";
+  };
+  std::string out = join(header(spread_steps, threshold));
+  for (const SweepRow& r : rows) out += join(row_cells(r, false));
+  return out;
+}
+
+std::string sweep_table_markdown(const std::vector<SweepRow>& rows, const std::vector<int64_t>& spread_steps,
+                                 double threshold) {
+  auto join = [](const std::vector<std::string>& cells) {
+    std::string s = "|";
+    for (const std::string& c : cells) s += " " + c + " |";
+    return s + "\n";
+  };
+  const std::vector<std::string> h = header(spread_steps, threshold);
+  std::string out = join(h);
+  out += join(std::vector<std::string>(h.size(), "---"));
+  for (const SweepRow& r : rows) out += join(row_cells(r, true));
+  return out;
+}
+
+int64_t write_sweep_table(const std::string& sweep_dir, const std::vector<int64_t>& spread_steps, double threshold) {
+  const std::vector<SweepRow> rows = collect_rows(sweep_dir, spread_steps, threshold);
+  write_shared_file(sweep_dir + "/table.csv", sweep_table_csv(rows, spread_steps, threshold));
+  write_shared_file(sweep_dir + "/table.md", sweep_table_markdown(rows, spread_steps, threshold));
+  return static_cast<int64_t>(rows.size());
+}
+
+SweepOutcome run_sweep(const SweepConfig& c) {
+  if (c.out.empty()) throw UserError("--out: the sweep directory is required");
+  reject_duplicates(c.grid.lrs, "--lrs");
+  reject_duplicates(c.grid.depths, "--depths");
+  reject_duplicates(c.grid.momenta, "--momenta");
+  reject_duplicates(c.grid.lr_controls, "--lr-controls");
+  reject_duplicates(c.grid.seeds, "--seeds");
+  if (c.grid.lr_controls.empty()) throw UserError("--lr-controls: needs at least one value");
+  if (c.grid.seeds.empty()) throw UserError("--seeds: needs at least one value");
+  if (!(c.spread_threshold > 0)) throw UserError(fmt::format("--spread-threshold: must be positive, got {}", c.spread_threshold));
+  const std::vector<SweepPoint> points = expand_grid(c.grid);
+  if (points.empty()) throw UserError("the grid is empty: every list needs at least one value");
+  // Every point's settings are checked before any work starts.
+  for (const SweepPoint& p : points) {
+    try {
+      validate_train_config(point_config(c.base, p, c.out));
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("point {}: {}", p.id, e.what()));
+    }
+  }
+
+  make_directories(c.out + "/points");
+  const std::string meta_path = c.out + "/sweep.json";
+  const nlohmann::json meta = sweep_to_json(c);
+  if (path_exists(meta_path)) {
+    const nlohmann::json old = read_json(meta_path);
+    if (old.value("grid", nlohmann::json()) != meta["grid"] || old.value("fixed", nlohmann::json()) != meta["fixed"])
+      throw UserError(fmt::format("--out: '{}' holds a sweep with a different grid or fixed settings (see {}); "
+                                  "use another directory",
+                                  c.out, meta_path));
+  } else {
+    write_shared_file(meta_path, meta.dump(2) + "\n");
+  }
+
+  SweepOutcome o;
+  o.total_points = static_cast<int64_t>(points.size());
+  std::vector<SweepPoint> todo;
+  for (const SweepPoint& p : points) {
+    if (p.index % c.shard_count != c.shard_index) continue;
+    ++o.shard_points;
+    if (path_exists(point_dir(c.out, p) + "/summary.json"))
+      ++o.skipped;
+    else
+      todo.push_back(p);
+  }
+  if (c.progress)
+    std::fprintf(stderr, "sweep: %lld points, shard %lld/%lld: %lld points, %lld already finished, %lld to run\n",
+                 static_cast<long long>(o.total_points), static_cast<long long>(c.shard_index),
+                 static_cast<long long>(c.shard_count), static_cast<long long>(o.shard_points),
+                 static_cast<long long>(o.skipped), static_cast<long long>(todo.size()));
+
+  Progress progress(static_cast<int64_t>(todo.size()), c.progress);
+  for (const SweepPoint& p : todo) {
+    // A point without summary.json never finished: train() rewrites its files from scratch.
+    TrainResult r = train(point_config(c.base, p, c.out));
+    ++o.ran;
+    if (r.diverged) ++o.diverged;
+    progress.update(o.ran, fmt::format("{} loss {:.4g}{}", p.id, r.final_loss,
+                                       r.diverged ? " diverged" : r.test_accuracy >= 0 ? fmt::format(" test acc {:.3f}", r.test_accuracy) : ""));
+  }
+  progress.finish();
+  o.table_rows = write_sweep_table(c.out, c.spread_steps, c.spread_threshold);
+  return o;
+}
+
+}  // namespace elr
