@@ -14,8 +14,10 @@
 #include <mutex>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "kernels/simt/control.h"
-#include "kernels/simt/runtime_internal.h"
+#include "kernels/simt/scheduler.h"
 
 struct CUstream_st {
   cudaGraph_t capture = nullptr;  // the graph being recorded, if capturing
@@ -105,8 +107,7 @@ bool fail_active_captures(cudaError_t error) {
 // A call CUDA forbids during a global-mode capture.
 bool refuse_while_capturing() { return fail_active_captures(cudaErrorStreamCaptureUnsupported); }
 
-}  // namespace
-
+// If `stream` is capturing a graph, records `work` as the graph's next node and returns true.
 bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
   // The legacy stream synchronizes with every blocking stream, a capturing one too: the work is
   // dropped, the capture has failed anyway.
@@ -116,7 +117,27 @@ bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
   return true;
 }
 
-void set_last_error(cudaError_t error) { tl_last_error = error; }
+std::string dims(const dim3& d) { return fmt::format("({},{},{})", d.x, d.y, d.z); }
+
+}  // namespace
+
+// A kernel launch (the launch macro's expansion): checked against CUDA's launch limits, recorded
+// when its stream captures, else run now.
+void submit_launch(std::shared_ptr<const LaunchClosure> call, dim3 grid, dim3 block, size_t shmem_bytes,
+                   cudaStream_t stream, const LaunchSite& site) {
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535 || threads == 0 ||
+      threads > 1024 || block.z > 64) {
+    tl_last_error = cudaErrorInvalidConfiguration;
+    throw KernelError(Fault::BadLaunch, fmt::format("simt: bad launch of kernel '{}' at {}:{}: grid {} block {}",
+                                                    site.kernel, site.file, site.line, dims(grid), dims(block)));
+  }
+  if (record_if_capturing(stream, [call, grid, block, shmem_bytes, site] {
+        execute_launch(*call, grid, block, shmem_bytes, site);
+      }))
+    return;
+  execute_launch(*call, grid, block, shmem_bytes, site);
+}
 
 }  // namespace elr::simt
 

@@ -2,7 +2,7 @@
 // barriers and warp operations; blocks are spread over a small pool of OS threads. The checks
 // that turn GPU hangs and silent corruption into errors (deadlock, divergent barriers, exits at
 // barriers, bad warp masks) live here too.
-#include "kernels/simt/simt.h"
+#include "kernels/simt/device_api.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +19,7 @@
 
 #include "kernels/simt/control.h"
 #include "kernels/simt/fiber.h"
-#include "kernels/simt/runtime_internal.h"
+#include "kernels/simt/scheduler.h"
 
 namespace elr::simt {
 
@@ -629,36 +629,6 @@ std::mutex& launch_mutex() {
   return m;
 }
 
-void execute_launch(const LaunchClosure& call, dim3 grid, dim3 block, size_t shmem_bytes,
-                    const LaunchSite& site) {
-  const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535 ||
-      threads == 0 || threads > 1024 || block.z > 64) {
-    set_last_error(cudaErrorInvalidConfiguration);
-    throw KernelError(Fault::BadLaunch,
-                      fmt::format("simt: bad launch of kernel '{}' at {}:{}: grid {} block {}",
-                                  site.kernel, site.file, site.line, dims(grid), dims(block)));
-  }
-  std::lock_guard<std::mutex> serial(launch_mutex());  // one launch at a time, like one stream
-  Job job;
-  job.call = &call;
-  job.grid = grid;
-  job.block = block;
-  job.shmem_bytes = shmem_bytes;
-  job.site = site;
-  job.blocks = long(grid.x) * grid.y * grid.z;
-  int workers;
-  {
-    Config& c = config();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    job.schedule = c.schedule;
-    workers = c.workers;
-  }
-  static WorkerPool pool;
-  pool.run(job, int(std::min<long>(workers, job.blocks)) - 1);
-  if (job.error) throw KernelError(*job.error);
-}
-
 }  // namespace
 
 // ---- entry points used by simt.h and control.h ----------------------------------------------------
@@ -695,13 +665,25 @@ void* dynamic_shared_memory() {
   return active_runner("dynamic shared memory", "", 0).shared_memory();
 }
 
-void submit_launch(std::shared_ptr<const LaunchClosure> call, dim3 grid, dim3 block,
-                   size_t shmem_bytes, cudaStream_t stream, const LaunchSite& site) {
-  if (record_if_capturing(stream, [call, grid, block, shmem_bytes, site] {
-        execute_launch(*call, grid, block, shmem_bytes, site);
-      }))
-    return;
-  execute_launch(*call, grid, block, shmem_bytes, site);
+void execute_launch(const LaunchClosure& call, dim3 grid, dim3 block, size_t shmem_bytes, const LaunchSite& site) {
+  std::lock_guard<std::mutex> serial(launch_mutex());  // one launch at a time, like one stream
+  Job job;
+  job.call = &call;
+  job.grid = grid;
+  job.block = block;
+  job.shmem_bytes = shmem_bytes;
+  job.site = site;
+  job.blocks = long(grid.x) * grid.y * grid.z;
+  int workers;
+  {
+    Config& c = config();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    job.schedule = c.schedule;
+    workers = c.workers;
+  }
+  static WorkerPool pool;
+  pool.run(job, int(std::min<long>(workers, job.blocks)) - 1);
+  if (job.error) throw KernelError(*job.error);
 }
 
 }  // namespace elr::simt
