@@ -127,86 +127,6 @@ bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   return step < 200 || step % 10 == 0;
 }
 
-nlohmann::json config_to_json(const TrainConfig& c) {
-  return {
-      {"model", c.model.name}, {"depth", c.model.depth}, {"width", c.model.width > 0 ? c.model.width : default_width(c.model.name)},
-      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"synthetic_size", c.synthetic_size},
-      {"batch", c.batch}, {"steps", c.steps}, {"epochs", c.epochs}, {"lr", c.lr}, {"momentum", c.momentum},
-      {"nesterov", c.nesterov}, {"weight_decay", c.weight_decay}, {"schedule", c.schedule},
-      {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
-      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"cuda_graph", c.cuda_graph}, {"tf32", c.tf32},
-      {"threads", c.threads},
-      {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
-      {"checkpoint_every", c.checkpoint_every}, {"out", c.out},
-      {"momentum_convention", "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v"},
-  };
-}
-
-TrainConfig config_from_json(const nlohmann::json& j, const std::string& source) {
-  TrainConfig c;
-  try {
-    c.model.name = j.at("model").get<std::string>();
-    c.model.depth = j.at("depth").get<int>();
-    c.model.width = j.at("width").get<int>();
-    c.dataset = j.at("dataset").get<std::string>();
-    c.data_dir = j.at("data_dir").get<std::string>();
-    c.synthetic_size = j.at("synthetic_size").get<int64_t>();
-    c.batch = j.at("batch").get<int64_t>();
-    c.steps = j.at("steps").get<int64_t>();
-    c.epochs = j.at("epochs").get<double>();
-    c.lr = j.at("lr").get<double>();
-    c.momentum = j.at("momentum").get<double>();
-    c.nesterov = j.at("nesterov").get<bool>();
-    c.weight_decay = j.at("weight_decay").get<double>();
-    c.schedule = j.at("schedule").get<std::string>();
-    c.warmup_steps = j.at("warmup_steps").get<int64_t>();
-    c.lr_control = j.at("lr_control").get<std::string>();
-    c.target_elr = j.at("target_elr").get<double>();
-    c.seed = j.at("seed").get<uint64_t>();
-    c.log_every = j.at("log_every").get<int64_t>();
-    c.device = j.at("device").get<std::string>();
-    c.cuda_graph = j.value("cuda_graph", true);  // absent from configs written before the options
-    c.tf32 = j.value("tf32", false);
-    c.threads = j.at("threads").get<int>();
-    c.augment = j.at("augment").get<int>();
-    c.evaluate = j.at("evaluate").get<bool>();
-    c.on_divergence = j.at("on_divergence").get<std::string>();
-    c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
-    c.out = j.at("out").get<std::string>();
-  } catch (const std::exception& e) {
-    throw UserError(fmt::format("'{}' is not an elrscope run configuration: {}", source, e.what()));
-  }
-  return c;
-}
-
-void validate_train_config(const TrainConfig& c) {
-  validate_model_config(c.model);
-  validate_dataset_choice(c.dataset, c.data_dir);
-  if (c.batch < 2) throw UserError(fmt::format("--batch: must be at least 2 (batch norm), got {}", c.batch));
-  if (c.steps < 0) throw UserError(fmt::format("--steps: must not be negative, got {}", c.steps));
-  if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
-  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
-  if (!(c.momentum >= 0 && c.momentum < 1)) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
-  if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
-  if (!(c.weight_decay >= 0)) throw UserError(fmt::format("--wd: must not be negative, got {}", c.weight_decay));
-  if (c.warmup_steps < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup_steps));
-  if (c.schedule != "constant" && c.schedule != "step" && c.schedule != "cosine")
-    throw UserError(fmt::format("--schedule: unknown schedule '{}' (expected constant, step or cosine)", c.schedule));
-  parse_lr_control(c.lr_control);
-  if (c.target_elr < 0) throw UserError(fmt::format("--target-elr: must not be negative, got {}", c.target_elr));
-  if (c.target_elr > 0 && c.lr_control != "uniform-elr") throw UserError("--target-elr: only used with --lr-control uniform-elr");
-  if (c.log_every < 0) throw UserError(fmt::format("--log-every: must not be negative, got {}", c.log_every));
-  if (c.threads < 0) throw UserError(fmt::format("--threads: must not be negative, got {}", c.threads));
-  if (c.on_divergence != "stop" && c.on_divergence != "continue")
-    throw UserError(fmt::format("--on-divergence: expected stop or continue, got '{}'", c.on_divergence));
-  if (c.checkpoint_every < 0) throw UserError(fmt::format("--checkpoint-every: must not be negative, got {}", c.checkpoint_every));
-  if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
-  Device d = Device::parse(c.device);
-  if (c.tf32 && !d.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
-  std::string why;
-  if (!start_device(d.type, &why)) throw UserError(fmt::format("--device: {} is not available: {}", c.device, why));
-}
-
 TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
   validate_train_config(cfg);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
@@ -219,7 +139,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   mc.in_channels = data.train.channels;
   mc.image_size = data.train.height;
   mc.classes = data.train.classes;
-  const Device device = Device::parse(cfg.device);
+  const Device device = cfg.device;
   std::shared_ptr<Module> model = build_model(mc);
   model->reset_parameters(cfg.seed);  // on the host: the same draws for every device
   model->to(device);
@@ -254,7 +174,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   sched.total_steps = total;
   sched.warmup_steps = cfg.warmup_steps;
   LrControlConfig ctrl;
-  ctrl.kind = parse_lr_control(cfg.lr_control);
+  ctrl.kind = cfg.lr_control;
   ctrl.target_elr = cfg.target_elr;
   LrController controller(sched, ctrl);
 
@@ -333,7 +253,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
     result.final_loss = r.loss;
     progress.update(r.step + 1 - first_step, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", r.loss,
                                                          batch_acc, r.global_lr, spread.spread));
-    return !(result.diverged && cfg.on_divergence == "stop");
+    return !(result.diverged && cfg.on_divergence == OnDivergence::Stop);
   };
 
   for (int64_t step = state.next_step; step < total; ++step) {

@@ -11,8 +11,8 @@
 
 #include "engine/error.h"
 #include "engine/files.h"
+#include "experiments/run/train_config.h"
 #include "optim/layer_stats.h"
-#include "optim/lr_control.h"
 
 namespace elr {
 
@@ -114,7 +114,7 @@ std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayer
   sched.total_steps = std::max<int64_t>(o.total_steps, 1);
   sched.warmup_steps = o.warmup_steps;
   LrControlConfig ctrl;
-  ctrl.kind = parse_lr_control(o.lr_control);
+  ctrl.kind = o.lr_control;
   ctrl.target_elr = o.target_elr;
   LrController controller(sched, ctrl);  // the same controller a training run uses
 
@@ -162,16 +162,18 @@ OdeComparison run_ode(const OdeConfig& c) {
 
   if (!c.run_dir.empty()) {
     r.source = c.run_dir;
-    const nlohmann::json cfg = read_json(c.run_dir + "/config.json");
-    if (cfg.value("nesterov", false)) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
-    o.lr = cfg.value("lr", 0.1);
-    o.momentum = cfg.value("momentum", 0.0);
-    o.weight_decay = cfg.value("weight_decay", 0.0);
-    o.schedule = cfg.value("schedule", std::string("constant"));
-    o.warmup_steps = cfg.value("warmup_steps", int64_t{0});
-    o.total_steps = cfg.value("total_steps", int64_t{1});
-    o.lr_control = cfg.value("lr_control", std::string("none"));
-    o.target_elr = cfg.value("target_elr", 0.0);
+    const std::string config_path = c.run_dir + "/config.json";
+    const nlohmann::json config = read_json(config_path);
+    const TrainConfig run = config_from_json(config, config_path);
+    if (run.nesterov) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
+    o.lr = run.lr;
+    o.momentum = run.momentum;
+    o.weight_decay = run.weight_decay;
+    o.schedule = run.schedule;
+    o.warmup_steps = run.warmup_steps;
+    o.total_steps = config.value("total_steps", int64_t{1});  // written by train() next to the settings
+    o.lr_control = run.lr_control;
+    o.target_elr = run.target_elr;
 
     const CsvTable t = read_csv(c.run_dir + "/layers.csv");
     const size_t cs = t.column("step"), cl = t.column("layer"), cn = t.column("name"), csi = t.column("scale_invariant"),
@@ -215,17 +217,17 @@ OdeComparison run_ode(const OdeConfig& c) {
     explode_depth = depth;
   }
 
+  // Negative: not given. Given, they are checked as `elrscope train` checks them.
   if (c.lr >= 0) {
-    if (!(c.lr > 0)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
+    check_option_value(train_option("--lr"), c.lr);
     o.lr = c.lr;
   }
   if (c.momentum >= 0) {
-    if (c.momentum >= 1) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
+    check_option_value(train_option("--momentum"), c.momentum);
     o.momentum = c.momentum;
   }
   if (c.weight_decay >= 0) o.weight_decay = c.weight_decay;
-  if (!c.lr_control.empty()) o.lr_control = c.lr_control;
-  parse_lr_control(o.lr_control);
+  if (c.lr_control) o.lr_control = *c.lr_control;
   o.grad_corr = c.grad_corr;
   o.steps = c.steps >= 0 ? c.steps : last_logged;
 
@@ -275,7 +277,7 @@ std::string format_ode_errors(const OdeComparison& r, const std::vector<int64_t>
   std::string out = fmt::format(
       "ode: {}\nmodel: lr {} momentum {} weight decay {} lr-control {} grad-corr {}, steps 0..{}; c = |g_0| |W_0| "
       "held fixed, update orthogonal to W\nerror = (predicted - measured) / measured\n",
-      r.source, o.lr, o.momentum, o.weight_decay, o.lr_control, o.grad_corr, o.steps);
+      r.source, o.lr, o.momentum, o.weight_decay, lr_control_name(o.lr_control), o.grad_corr, o.steps);
   bool any = false;
   for (int64_t step : steps) {
     std::vector<const OdeRow*> rows;

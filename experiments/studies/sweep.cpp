@@ -153,7 +153,7 @@ TrainConfig point_config(const TrainConfig& base, const SweepPoint& p, const std
   c.lr = p.lr;
   c.model.depth = static_cast<int>(p.depth);
   c.momentum = p.momentum;
-  c.lr_control = p.lr_control;
+  c.lr_control = parse_lr_control(p.lr_control);
   c.seed = p.seed;
   c.out = point_dir(sweep_dir, p);
   c.progress = false;  // the sweep shows its own progress
