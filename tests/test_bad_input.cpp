@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -430,8 +431,11 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
   }
   SECTION("a malformed line in layers.csv, and a missing metrics.jsonl") {
     const std::string csv = read_file(run + "/layers.csv");
+    const int64_t lines = std::count(csv.begin(), csv.end(), '\n');
     write_file(run + "/layers.csv", csv + "not-a-step,garbage\n");
-    CHECK_THROWS_WITH(train(resume_of(run)), Contains(run + "/layers.csv") && Contains("malformed line: not-a-step"));
+    CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: '" + run + "/layers.csv' line " +
+                                                      std::to_string(lines + 1)) &&
+                                                 Contains("not-a-step,garbage"));
     write_file(run + "/layers.csv", csv);
     fs::remove(run + "/metrics.jsonl");
     CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: cannot read") && Contains(run + "/metrics.jsonl"));

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <memory>
 
 #include "engine/autograd.h"
@@ -17,6 +16,7 @@
 #include "experiments/data/dataset.h"
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/progress.h"
+#include "experiments/run/run_logs.h"
 #include "optim/device_train_step.h"
 #include "optim/sgd.h"
 
@@ -43,19 +43,6 @@ std::string default_run_dir(const TrainConfig& c) {
   return fmt::format("runs/{}-{}-{}", c.model.name, c.model.depth, stamp);
 }
 
-const char* kLayersHeader =
-    "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,numel";
-
-std::string layer_row(int64_t step, size_t index, const LayerStats& l) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", step, index, l.name, param_kind_name(l.kind),
-                     l.scale_invariant ? 1 : 0, format_double(l.w2), format_double(l.g2), format_double(l.gw),
-                     format_double(l.v2), format_double(l.dw2), format_double(l.lr),
-                     l.scale_invariant ? format_double(l.elr()) : "", l.scale_invariant ? format_double(l.elr_classic()) : "",
-                     format_double(l.rel_update()), l.numel);
-}
-
-nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
 // The first layer (in parameter order) with a non-finite statistic, or "" when all are finite.
 std::string first_nonfinite_layer(const std::vector<LayerStats>& layers) {
   for (const LayerStats& l : layers)
@@ -74,30 +61,6 @@ double evaluate(Module& model, const Dataset& test, const Normalization& norm, i
   }
   model.train(true);
   return static_cast<double>(correct) / static_cast<double>(test.size());
-}
-
-// Keeps the lines of a step-ordered log whose step is below `next_step` (the header too), and
-// drops a partly written last line: what an uninterrupted run had written at that point.
-void truncate_log(const std::string& path, int64_t next_step, bool csv) {
-  std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("--resume: cannot read '{}'", path));
-  std::string kept, line;
-  bool first = true;
-  while (std::getline(in, line)) {
-    if (in.eof()) break;  // no newline: the line was cut short
-    const bool header = csv && first;
-    first = false;
-    int64_t step = -1;
-    if (!header) {
-      try {
-        step = csv ? std::stoll(line.substr(0, line.find(','))) : nlohmann::json::parse(line).at("step").get<int64_t>();
-      } catch (const std::exception&) {
-        throw UserError(fmt::format("--resume: '{}' has a malformed line: {}", path, line.substr(0, 80)));
-      }
-    }
-    if (header || step < next_step) kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
 }
 
 // One step on the host's schedule: forward, loss, backward, then Sgd::step, which reads the
@@ -187,14 +150,13 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
                                   state.next_step, total));
     controller.set_reference_elr(state.reference_elr);
     loader.seek(state.data_epoch, state.data_index);
-    truncate_log(result.run_dir + "/metrics.jsonl", state.next_step, false);
-    truncate_log(result.run_dir + "/layers.csv", state.next_step, true);
+    truncate_run_logs(result.run_dir, state.next_step);
   } else {
     write_json_atomic(result.run_dir + "/config.json", config_json);
   }
   LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
-  if (!cfg.resume) layers_csv.write_line(kLayersHeader);
+  if (!cfg.resume) layers_csv.write_line(layers_csv_header());
   std::unique_ptr<CudaTrainStep> cuda_step;
   result.step_mode = device.is_cpu() ? "cpu" : "cuda synchronous";
   if (device.is_cuda() && !pre_update) {
@@ -232,22 +194,9 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
       result.divergence = fmt::format("non-finite values at step {}: first affected: {}", r.step, bad);
     }
     if (is_logged_step(r.step, cfg.log_every, total) || (result.diverged && result.diverged_step == r.step)) {
-      nlohmann::json m = {{"step", r.step},
-                          {"epoch", r.epoch},
-                          {"loss", json_number(r.loss)},
-                          {"accuracy", batch_acc},
-                          {"lr", json_number(r.global_lr)},
-                          {"spread", json_number(spread.spread)},
-                          {"log10_std", json_number(spread.log10_std)},
-                          {"first_last", json_number(spread.first_last)},
-                          {"elr_min", json_number(spread.elr_min)},
-                          {"elr_max", json_number(spread.elr_max)},
-                          {"critical_lr", json_number(spread.critical_lr)},
-                          {"si_layers", spread.layers},
-                          {"zero_elr_layers", spread.zero_layers},
-                          {"elapsed_s", progress.elapsed_seconds()}};
-      metrics.write_line(m.dump());
-      for (size_t i = 0; i < r.layers.size(); ++i) layers_csv.write_line(layer_row(r.step, i, r.layers[i]));
+      metrics.write_line(metrics_jsonl_line(metrics_row(r, spread, progress.elapsed_seconds())));
+      for (size_t i = 0; i < r.layers.size(); ++i)
+        layers_csv.write_line(layers_csv_line(layer_row(r.step, i, r.layers[i])));
     }
     result.steps = r.step + 1;
     result.final_loss = r.loss;
@@ -288,19 +237,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
 
   if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
 
-  nlohmann::json summary = {{"steps", result.steps},
-                            {"total_steps", total},
-                            {"final_loss", json_number(result.final_loss)},
-                            {"train_accuracy", result.train_accuracy},
-                            {"test_accuracy", result.test_accuracy >= 0 ? nlohmann::json(result.test_accuracy) : nlohmann::json(nullptr)},
-                            {"diverged", result.diverged},
-                            {"diverged_step", result.diverged_step},
-                            {"divergence", result.divergence},
-                            {"seconds", result.seconds},
-                            {"steps_per_second", result.steps_per_second},
-                            {"step_mode", result.step_mode},
-                            {"cuda_graph_note", result.cuda_graph_note}};
-  write_json_atomic(result.run_dir + "/summary.json", summary);
+  write_run_summary(result.run_dir + "/summary.json", run_summary(result, total));
   return result;
 }
 
