@@ -10,16 +10,35 @@ namespace elr {
 double scheduled_lr(const ScheduleConfig& c, int64_t step) {
   double lr = c.lr;
   const double total = static_cast<double>(std::max<int64_t>(c.total_steps, 1));
-  if (c.kind == "step") {
-    for (double m : c.milestones)
-      if (step >= static_cast<int64_t>(std::llround(m * total))) lr *= c.gamma;
-  } else if (c.kind == "cosine") {
-    lr *= 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, step / total)));
-  } else if (c.kind != "constant") {
-    throw UserError(fmt::format("--schedule: unknown schedule '{}' (expected constant, step or cosine)", c.kind));
+  switch (c.kind) {
+    case ScheduleKind::Constant:
+      break;
+    case ScheduleKind::Step:
+      for (double m : c.milestones)
+        if (step >= static_cast<int64_t>(std::llround(m * total))) lr *= c.gamma;
+      break;
+    case ScheduleKind::Cosine:
+      lr *= 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, step / total)));
+      break;
   }
   if (c.warmup_steps > 0 && step < c.warmup_steps) lr *= static_cast<double>(step + 1) / c.warmup_steps;
   return lr;
+}
+
+ScheduleKind parse_schedule_kind(const std::string& name) {
+  if (name == "constant") return ScheduleKind::Constant;
+  if (name == "step") return ScheduleKind::Step;
+  if (name == "cosine") return ScheduleKind::Cosine;
+  throw UserError(fmt::format("--schedule: unknown schedule '{}' (expected constant, step or cosine)", name));
+}
+
+const char* schedule_kind_name(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::Constant: return "constant";
+    case ScheduleKind::Step: return "step";
+    case ScheduleKind::Cosine: return "cosine";
+  }
+  return "?";
 }
 
 LrControl parse_lr_control(const std::string& name) {

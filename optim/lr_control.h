@@ -10,8 +10,12 @@
 
 namespace elr {
 
+enum class ScheduleKind { Constant, Step, Cosine };
+ScheduleKind parse_schedule_kind(const std::string& name);  // constant | step | cosine
+const char* schedule_kind_name(ScheduleKind k);
+
 struct ScheduleConfig {
-  std::string kind = "constant";          // constant | step | cosine
+  ScheduleKind kind = ScheduleKind::Constant;
   double lr = 0.1;                        // base learning rate
   int64_t total_steps = 1;                // for cosine and step milestones
   std::vector<double> milestones = {0.5, 0.75};  // step: fractions of total_steps, x gamma at each

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -324,17 +325,11 @@ TEST_CASE("bad input: out-of-range and contradictory train options name the opti
   c.warmup_steps = -5;
   rejected(c, "--warmup", "-5");
   c = base;
-  c.schedule = "linear";
-  rejected(c, "--schedule", "'linear'");
-  c = base;
   c.log_every = -1;
   rejected(c, "--log-every", "-1");
   c = base;
   c.threads = -2;
   rejected(c, "--threads", "-2");
-  c = base;
-  c.on_divergence = "ignore";
-  rejected(c, "--on-divergence", "'ignore'");
   c = base;
   c.checkpoint_every = -1;
   rejected(c, "--checkpoint-every", "-1");
@@ -343,14 +338,30 @@ TEST_CASE("bad input: out-of-range and contradictory train options name the opti
   rejected(c, "--synthetic-size", "at least 4");
   c = base;
   c.target_elr = -0.1;
-  c.lr_control = "uniform-elr";
+  c.lr_control = LrControl::UniformElr;
   rejected(c, "--target-elr", "must not be negative");
   c = base;
-  c.device = "tpu";
-  rejected(c, "tpu", "expected cpu, cuda or cuda:N");
-  c = base;
-  c.device = "cuda:x";
-  rejected(c, "cuda:x", "unknown device");
+  c.target_elr = 0.1;
+  rejected(c, "--target-elr", "only used with --lr-control uniform-elr");
+
+  SECTION("unknown words of named settings are refused while the command line is parsed") {
+    auto refused = [](const std::string& option, const std::string& value, const std::string& detail) {
+      INFO(option << " " << value);
+      TrainConfig parsed;
+      CLI::App app{"train"};
+      add_train_options(app, parsed);
+      const char* argv[] = {"train", option.c_str(), value.c_str()};
+      CHECK_THROWS_AS(app.parse(3, argv), UserError);
+      CLI::App again{"train"};
+      add_train_options(again, parsed);
+      CHECK_THROWS_WITH(again.parse(3, argv), Contains(option) && Contains(detail));
+    };
+    refused("--schedule", "linear", "'linear'");
+    refused("--on-divergence", "ignore", "'ignore'");
+    refused("--lr-control", "magic", "'magic'");
+    refused("--device", "tpu", "expected cpu, cuda or cuda:N");
+    refused("--device", "cuda:x", "unknown device 'cuda:x'");
+  }
 
   SECTION("--steps and --epochs together are refused by the parser") {
     TrainConfig parsed;
@@ -380,13 +391,29 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
   REQUIRE(path_exists(run + "/checkpoint.safetensors"));
   const nlohmann::json config = read_json(run + "/config.json");
 
-  SECTION("a config.json with a missing or mistyped setting") {
+  SECTION("a config.json with a missing, mistyped or unknown setting") {
     nlohmann::json j = config;
     j.erase("lr");
     CHECK_THROWS_WITH(config_from_json(j, "cfg.json"), Contains("'cfg.json' is not an elrscope run configuration"));
     j = config;
     j["batch"] = "sixteen";
     CHECK_THROWS_WITH(config_from_json(j, "cfg.json"), Contains("'cfg.json' is not an elrscope run configuration"));
+    j = config;
+    j["schedule"] = "linear";
+    CHECK_THROWS_WITH(config_from_json(j, "cfg.json"), Contains("'cfg.json'") && Contains("--schedule") &&
+                                                           Contains("'linear'"));
+  }
+  SECTION("a config.json from before --no-cuda-graph and --tf32 loads with their defaults") {
+    nlohmann::json j = config;
+    j["cuda_graph"] = false;
+    j["tf32"] = true;
+    CHECK(!config_from_json(j, "cfg.json").cuda_graph);
+    CHECK(config_from_json(j, "cfg.json").tf32);
+    j.erase("cuda_graph");
+    j.erase("tf32");
+    const TrainConfig old = config_from_json(j, "cfg.json");
+    CHECK(old.cuda_graph);
+    CHECK(!old.tf32);
   }
   SECTION("a config.json that is not JSON, or a directory in its place") {
     write_file(run + "/config.json", "{\"model\": ");
@@ -404,8 +431,11 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
   }
   SECTION("a malformed line in layers.csv, and a missing metrics.jsonl") {
     const std::string csv = read_file(run + "/layers.csv");
+    const int64_t lines = std::count(csv.begin(), csv.end(), '\n');
     write_file(run + "/layers.csv", csv + "not-a-step,garbage\n");
-    CHECK_THROWS_WITH(train(resume_of(run)), Contains(run + "/layers.csv") && Contains("malformed line: not-a-step"));
+    CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: '" + run + "/layers.csv' line " +
+                                                      std::to_string(lines + 1)) &&
+                                                 Contains("not-a-step,garbage"));
     write_file(run + "/layers.csv", csv);
     fs::remove(run + "/metrics.jsonl");
     CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: cannot read") && Contains(run + "/metrics.jsonl"));

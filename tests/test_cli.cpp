@@ -1,5 +1,5 @@
 // The command line rejects wrong options with a non-zero exit and a one-line message naming the
-// option, before doing any work.
+// option, before doing any work; every train option reaches config.json and reads back from it.
 #include "elr_test_paths.h"
 #include <catch2/catch.hpp>
 
@@ -8,6 +8,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "experiments/cli/train_command.h"
+#include "experiments/run/train_config.h"
 
 namespace {
 
@@ -69,4 +76,42 @@ TEST_CASE("cli: unknown flags are rejected by the parser", "[cli]") {
   Outcome o = run("train --learning-rate 0.1");
   CHECK(o.exit_code != 0);
   CHECK(o.output.find("--learning-rate") != std::string::npos);
+}
+
+TEST_CASE("cli: every train option reaches config.json, and config.json reads back the same", "[cli][resume]") {
+  const std::vector<std::string> args = {
+      "train", "--model", "resnet", "--depth", "20", "--width", "8", "--dataset", "synthetic", "--data-dir", "/tmp",
+      "--synthetic-size", "100", "--batch", "32", "--steps", "7", "--lr", "0.5", "--momentum", "0.5", "--nesterov",
+      "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--lr-control", "uniform-elr", "--target-elr", "0.2",
+      "--seed", "9", "--log-every", "2", "--out", "/tmp/x", "--device", "cuda:1", "--tf32", "--no-cuda-graph",
+      "--threads", "2", "--augment", "1", "--on-divergence", "continue", "--checkpoint-every", "4", "--no-eval",
+      "--quiet"};
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  elr::TrainConfig parsed;
+  CLI::App app{"train"};
+  elr::add_train_options(app, parsed);
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  CHECK(parsed.schedule == elr::ScheduleKind::Step);
+  CHECK(parsed.lr_control == elr::LrControl::UniformElr);
+  CHECK(parsed.on_divergence == elr::OnDivergence::Continue);
+  CHECK(parsed.device == elr::Device::cuda(1));
+  CHECK(!parsed.progress);
+
+  const nlohmann::json j = elr::config_to_json(parsed);
+  CHECK(j["schedule"] == "step");
+  CHECK(j["lr_control"] == "uniform-elr");
+  CHECK(j["on_divergence"] == "continue");
+  CHECK(j["device"] == "cuda:1");
+  CHECK(j["weight_decay"] == 0.001);
+  CHECK(j["cuda_graph"] == false);
+  // Every setting given differs from its default, so a key that kept the default value did not
+  // get the option (--epochs is left out: --steps excludes it).
+  const nlohmann::json defaults = elr::config_to_json(elr::TrainConfig{});
+  for (const auto& [key, value] : j.items()) {
+    INFO(key);
+    if (key != "epochs" && key != "momentum_convention") CHECK(value != defaults[key]);
+  }
+  CHECK(elr::config_to_json(elr::config_from_json(j, "config.json")) == j);
+  CHECK(elr::setting_text(elr::config_from_json(j, "config.json").device) == "cuda:1");
 }

@@ -32,7 +32,7 @@ TrainConfig tiny_config(const std::string& out) {
   c.steps = 5;
   c.lr = 0.2;
   c.momentum = 0.9;
-  c.schedule = "constant";
+  c.schedule = ScheduleKind::Constant;
   c.out = out;
   c.progress = false;
   return c;

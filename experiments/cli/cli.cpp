@@ -24,15 +24,15 @@ int run_cli(int argc, char** argv) {
   commands.push_back(register_explode_command(app));
   commands.push_back(register_ode_command(app));
 
+  // The named settings (--schedule, --device, ...) are parsed with the command line, so a
+  // UserError can come from parsing too.
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  try {
     for (const Command& c : commands)
       if (c.app->parsed()) return c.run();
     return run_train_command(TrainConfig{});
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const UserError& e) {
     std::fprintf(stderr, "elrscope: error: %s\n", e.what());
     return 2;

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "experiments/cli/commands.h"
+#include "experiments/cli/train_command.h"
 #include "experiments/studies/explode.h"
 
 namespace elr {
@@ -60,18 +61,19 @@ Command register_explode_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "explode", "gradient explosion at initialization: per-layer e = |g|/|W|, its growth rate with depth, and "
                  "the gradient-norm amplification of each BN and conv backward");
-  app->add_option("--model", c.model, "plain | resnet | resnet-noshort | vgg")->capture_default_str();
+  // The options it shares with `elrscope train` are declared there.
+  add_train_option(*app, train_option("--model"), c.model);
   app->add_option("--depths", o->depths, "depths to compare, e.g. \"10 20 50\" (resnet: 6n+2)")->capture_default_str();
-  app->add_option("--width", c.width, "channels (0: the model's default)")->capture_default_str();
-  app->add_option("--dataset", c.dataset, "fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
-  app->add_option("--data-dir", c.data_dir, "folder of the data set files");
-  app->add_option("--synthetic-size", c.synthetic_size, "images of the synthetic set")->capture_default_str();
-  app->add_option("--batch", c.batch, "batch size")->capture_default_str();
+  add_train_option(*app, train_option("--width"), c.width);
+  add_train_option(*app, train_option("--dataset"), c.dataset);
+  add_train_option(*app, train_option("--data-dir"), c.data_dir);
+  add_train_option(*app, train_option("--synthetic-size"), c.synthetic_size);
+  add_train_option(*app, train_option("--batch"), c.batch);
   app->add_option("--batches", c.batches, "batches per seed")->capture_default_str();
   app->add_option("--seeds", o->seeds, "initialization seeds, e.g. \"0 1\"")->capture_default_str();
   app->add_option("--out", c.out, "folder for explode_layers.csv and explode_summary.csv");
-  app->add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
-  app->add_flag("!--quiet", c.progress, "no progress on stderr");
+  add_train_option(*app, train_option("--threads"), c.threads);
+  add_train_option(*app, train_option("--quiet"), c.progress);
   app->footer(
       "No update is applied. Averages are geometric (mean of ln over batches and seeds). The growth rate is\n"
       "-slope of log10 e against the scale-invariant layer index (0 = input side), fitted by least squares;\n"

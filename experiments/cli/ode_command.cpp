@@ -31,7 +31,9 @@ Command register_ode_command(CLI::App& parent) {
   app->add_option("--lr", c->lr, "learning rate (default: the run's; explode: 0.1)");
   app->add_option("--momentum", c->momentum, "heavy-ball momentum (default: the run's; explode: 0)");
   app->add_option("--wd", c->weight_decay, "weight decay (default: the run's; explode: 0)");
-  app->add_option("--lr-control", c->lr_control, "none | critical-warmup | uniform-elr | lars (default: the run's)");
+  app->add_option_function<std::string>(
+      "--lr-control", [c](const std::string& text) { c->lr_control = parse_lr_control(text); },
+      "none | critical-warmup | uniform-elr | lars (default: the run's)");
   app->add_option("--grad-corr", c->grad_corr,
                   "assumed cosine between g_t and the part of the momentum buffer orthogonal to W (0: uncorrelated)")
       ->capture_default_str();

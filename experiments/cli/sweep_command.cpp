@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
+#include "experiments/cli/train_command.h"
 #include "experiments/studies/sweep.h"
 
 namespace elr {
@@ -87,26 +88,12 @@ Command register_sweep_command(CLI::App& parent) {
                                      "the table's first step with spread below this value")
                          ->capture_default_str();
   app->add_flag("--collect-only", o->collect_only, "only rebuild table.csv and table.md from the finished points");
-  app->add_flag("!--quiet", o->cfg.progress, "no progress lines");
-  // The fixed training settings (the same meaning as in `elrscope train`).
-  app->add_option("--model", t.model.name, "plain | resnet | resnet-noshort | vgg")->capture_default_str();
-  app->add_option("--width", t.model.width, "channels (0: the model's default)");
-  app->add_option("--dataset", t.dataset, "fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
-  app->add_option("--data-dir", t.data_dir, "folder of the data set files");
-  app->add_option("--synthetic-size", t.synthetic_size, "training images of the synthetic set")->capture_default_str();
-  app->add_option("--batch", t.batch, "batch size")->capture_default_str();
-  auto* steps = app->add_option("--steps", t.steps, "steps per run (overrides --epochs)");
-  app->add_option("--epochs", t.epochs, "epochs per run")->capture_default_str()->excludes(steps);
-  app->add_option("--wd", t.weight_decay, "weight decay")->capture_default_str();
-  app->add_option("--schedule", t.schedule, "constant | step | cosine")->capture_default_str();
-  app->add_option("--warmup", t.warmup_steps, "linear warm-up steps")->capture_default_str();
-  app->add_option("--log-every", t.log_every, "log every N steps (0: every step for 200 steps, then every 10)")
-      ->capture_default_str();
-  app->add_option("--augment", t.augment, "crop and flip: 1 on, 0 off, -1 on for CIFAR only")->capture_default_str();
-  app->add_option("--on-divergence", t.on_divergence, "stop | continue")->capture_default_str();
-  app->add_option("--device", t.device, "cpu (cuda in CUDA builds)")->capture_default_str();
-  app->add_option("--threads", t.threads, "CPU threads per run (0: all cores)")->capture_default_str();
-  app->add_flag("!--no-eval", t.evaluate, "skip the test-set evaluation");
+  add_train_option(*app, train_option("--quiet"), o->cfg.progress);
+  // The fixed training settings, declared by `elrscope train`.
+  add_train_options(*app, t,
+                    {"--model", "--width", "--dataset", "--data-dir", "--synthetic-size", "--batch", "--steps",
+                     "--epochs", "--wd", "--schedule", "--warmup", "--log-every", "--augment", "--on-divergence",
+                     "--device", "--threads", "--no-eval"});
   app->footer(
       "Outputs (docs/sweep-and-report.md):\n"
       "  SWEEP/sweep.json          the grid and the fixed settings\n"

@@ -10,50 +10,33 @@
 
 namespace elr {
 
+namespace {
+
+// --steps overrides --epochs: the two together are refused by the parser.
+void exclude_steps_and_epochs(CLI::App& app) {
+  CLI::Option* steps = app.get_option_no_throw("--steps");
+  CLI::Option* epochs = app.get_option_no_throw("--epochs");
+  if (steps && epochs) epochs->excludes(steps);
+}
+
+}  // namespace
+
+void add_train_options(CLI::App& app, TrainConfig& cfg, const std::vector<std::string>& flags) {
+  for (const std::string& flag : flags) {
+    bool found = false;
+    for_each_train_option(cfg, [&](const TrainOption& o, auto& value) {
+      if (o.name() != flag) return;
+      add_train_option(app, o, value);
+      found = true;
+    });
+    ELR_CHECK(found, "add_train_options: `elrscope train` has no option {}", flag);
+  }
+  exclude_steps_and_epochs(app);
+}
+
 void add_train_options(CLI::App& app, TrainConfig& c) {
-  app.add_option("--model", c.model.name, "plain | resnet | resnet-noshort | vgg")->capture_default_str();
-  app.add_option("--depth", c.model.depth, "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16")
-      ->capture_default_str();
-  app.add_option("--width", c.model.width, "channels: plain (default 32), resnet first stage (16), vgg first block (64)");
-  app.add_option("--dataset", c.dataset, "fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
-  app.add_option("--data-dir", c.data_dir,
-                 "folder of the data set files (fashion-mnist default: /usr/share/datasets/fashion-mnist or "
-                 "$ELR_FASHION_MNIST_DIR)");
-  app.add_option("--synthetic-size", c.synthetic_size, "training images of the synthetic set")->capture_default_str();
-  app.add_option("--batch", c.batch, "batch size")->capture_default_str();
-  auto* steps = app.add_option("--steps", c.steps, "number of steps (overrides --epochs)");
-  app.add_option("--epochs", c.epochs, "number of epochs (fractions allowed)")->capture_default_str()->excludes(steps);
-  app.add_option("--lr", c.lr, "base learning rate")->capture_default_str();
-  app.add_option("--momentum", c.momentum, "heavy-ball momentum (PyTorch convention)")->capture_default_str();
-  app.add_flag("--nesterov", c.nesterov, "Nesterov momentum");
-  app.add_option("--wd", c.weight_decay, "weight decay (L2, added to the gradient)")->capture_default_str();
-  app.add_option("--schedule", c.schedule, "constant | step (x0.1 at 50% and 75%) | cosine")->capture_default_str();
-  app.add_option("--warmup", c.warmup_steps, "linear warm-up steps")->capture_default_str();
-  app.add_option("--lr-control", c.lr_control,
-                 "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | uniform-elr (per-layer lr = "
-                 "target ELR / e) | lars (trust ratio)")
-      ->capture_default_str();
-  app.add_option("--target-elr", c.target_elr,
-                 "uniform-elr target (0: lr x the median layer's e at step 0)")
-      ->capture_default_str();
-  app.add_option("--seed", c.seed, "seed of initialization, data order and augmentation")->capture_default_str();
-  app.add_option("--log-every", c.log_every,
-                 "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
-      ->capture_default_str();
-  app.add_option("--out", c.out, "run directory (default runs/<model>-<depth>-<time>)");
-  app.add_option("--device", c.device, "cpu (cuda in CUDA builds)")->capture_default_str();
-  app.add_flag("--tf32", c.tf32, "cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+; default FP32)");
-  app.add_flag("!--no-cuda-graph", c.cuda_graph,
-               "cuda: run every step eagerly instead of replaying it as a CUDA graph");
-  app.add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
-  app.add_option("--augment", c.augment, "crop and flip: 1 on, 0 off, -1 on for CIFAR only")->capture_default_str();
-  app.add_option("--on-divergence", c.on_divergence, "stop | continue when a loss or norm is not finite")
-      ->capture_default_str();
-  app.add_option("--checkpoint-every", c.checkpoint_every,
-                 "write RUN/checkpoint.safetensors every N steps (always at the end)")
-      ->capture_default_str();
-  app.add_flag("!--no-eval", c.evaluate, "skip the test-set evaluation");
-  app.add_flag("!--quiet", c.progress, "no progress line");
+  for_each_train_option(c, [&](const TrainOption& o, auto& value) { add_train_option(app, o, value); });
+  exclude_steps_and_epochs(app);
   app.footer(
       "Outputs (docs/outputs.md defines every column):\n"
       "  RUN/config.json    every setting, the model's parameters with their kinds, git revision\n"
@@ -75,7 +58,7 @@ void print_train_result(const TrainConfig& cfg, const TrainResult& r) {
 int run_train_command(const TrainConfig& cfg) {
   TrainResult r = train(cfg);
   print_train_result(cfg, r);
-  return r.diverged && cfg.on_divergence == "stop" ? 3 : 0;
+  return r.diverged && cfg.on_divergence == OnDivergence::Stop ? 3 : 0;
 }
 
 Command register_train_command(CLI::App& parent) {

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/report/plot.h"
+#include "experiments/run/run_logs.h"
 #include "experiments/studies/sweep.h"
 
 namespace elr {
@@ -129,74 +131,17 @@ std::string render_html(const std::string& title, const Document& doc, const std
   return h + "</body>\n</html>\n";
 }
 
-// ---- reading run files ------------------------------------------------------------------------
+// ---- values as the report shows them ------------------------------------------------------------
+
+// A number: empty when absent (NaN).
+std::string number_text(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
 
 std::string json_text(const nlohmann::json& j) {
   if (j.is_null()) return "";
   if (j.is_string()) return j.get<std::string>();
   if (j.is_boolean()) return j.get<bool>() ? "yes" : "no";
-  if (j.is_number_float()) return fmt::format("{:.6g}", j.get<double>());
+  if (j.is_number_float()) return number_text(j.get<double>());
   return j.dump();
-}
-
-double parse_number(const std::string& s) {
-  if (s.empty()) return kNaN;
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  return end == s.c_str() ? kNaN : v;
-}
-
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::stringstream ss(line);
-  while (std::getline(ss, cell, ',')) cells.push_back(cell);
-  if (!line.empty() && line.back() == ',') cells.push_back("");
-  return cells;
-}
-
-// A CSV file with a header: rows of cells, looked up by column name.
-struct Csv {
-  std::map<std::string, size_t> column;
-  std::vector<std::vector<std::string>> rows;
-  bool has(const std::string& c) const { return column.count(c) > 0; }
-  const std::string& get(const std::vector<std::string>& row, const std::string& c) const {
-    static const std::string empty;
-    const size_t i = column.at(c);
-    return i < row.size() ? row[i] : empty;
-  }
-};
-
-Csv read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("cannot read '{}'", path));
-  Csv csv;
-  std::string line;
-  if (!std::getline(in, line)) return csv;
-  const std::vector<std::string> header = split_csv(line);
-  for (size_t i = 0; i < header.size(); ++i) csv.column[header[i]] = i;
-  while (std::getline(in, line))
-    if (!line.empty()) csv.rows.push_back(split_csv(line));
-  return csv;
-}
-
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      out.push_back(nlohmann::json::parse(line));
-    } catch (const std::exception&) {
-      // a torn last line of a run that was killed
-    }
-  }
-  return out;
-}
-
-double json_number(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
 }
 
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
@@ -218,32 +163,27 @@ const char* kPalette = "set palette defined (0 '#1b3a8c', 0.5 '#2ca25f', 1 '#e65
 void run_report(const std::string& dir, const std::string& out, bool plots, Document& doc, std::vector<PlotSpec>& specs,
                 ReportResult& result) {
   const nlohmann::json config = path_exists(dir + "/config.json") ? read_json(dir + "/config.json") : nlohmann::json::object();
-  const bool finished = path_exists(dir + "/summary.json");
-  const nlohmann::json summary = finished ? read_json(dir + "/summary.json") : nlohmann::json::object();
-  const std::vector<nlohmann::json> metrics = read_jsonl(dir + "/metrics.jsonl");
+  std::optional<RunSummary> summary;  // none: the run has not finished
+  if (path_exists(dir + "/summary.json")) summary = read_run_summary(dir + "/summary.json");
+  std::vector<MetricsRow> metrics;
+  if (path_exists(dir + "/metrics.jsonl")) metrics = read_metrics_jsonl(dir + "/metrics.jsonl");
 
   // Per scale-invariant layer series from layers.csv.
   std::vector<LayerSeries> layers;
   if (path_exists(dir + "/layers.csv")) {
-    const Csv csv = read_csv(dir + "/layers.csv");
-    for (const char* c : {"step", "layer", "name", "scale_invariant", "w2", "elr"})
-      if (!csv.has(c)) throw UserError(fmt::format("'{}/layers.csv' has no column '{}'", dir, c));
     std::map<int64_t, LayerSeries> by_layer;
-    for (const auto& row : csv.rows) {
-      if (csv.get(row, "scale_invariant") != "1") continue;
-      const int64_t step = std::atoll(csv.get(row, "step").c_str());
-      const int64_t index = std::atoll(csv.get(row, "layer").c_str());
-      LayerSeries& s = by_layer[index];
-      s.layer = index;
-      s.name = csv.get(row, "name");
-      const double elr = parse_number(csv.get(row, "elr"));
-      const double w2 = parse_number(csv.get(row, "w2"));
-      if (positive_finite(elr)) s.elr.emplace_back(step, elr);
-      if (step == 0) {
-        s.w2_step0 = w2;
+    for (const LayerRow& row : read_layers_csv(dir + "/layers.csv")) {
+      if (!row.scale_invariant) continue;
+      LayerSeries& s = by_layer[row.layer];
+      s.layer = row.layer;
+      s.name = row.name;
+      const double elr = row.elr.value_or(kNaN);
+      if (positive_finite(elr)) s.elr.emplace_back(row.step, elr);
+      if (row.step == 0) {
+        s.w2_step0 = row.w2;
         s.elr_step0 = elr;
       }
-      if (step == 1) s.w2_step1 = w2;
+      if (row.step == 1) s.w2_step1 = row.w2;
     }
     for (auto& kv : by_layer) layers.push_back(kv.second);
   }
@@ -257,19 +197,25 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
   doc.table(cfg_rows);
 
   doc.heading("Summary");
-  if (!finished) doc.paragraph("The run has no summary.json: it has not finished (or was killed).");
+  if (!summary) doc.paragraph("The run has no summary.json: it has not finished (or was killed).");
   std::vector<std::vector<std::string>> sum_rows = {{"quantity", "value"}};
-  for (const char* k : {"steps", "final_loss", "train_accuracy", "test_accuracy", "diverged", "divergence", "seconds"})
-    if (summary.contains(k) && !(summary[k].is_string() && summary[k].get<std::string>().empty()))
-      sum_rows.push_back({k, json_text(summary[k])});
+  if (summary) {
+    sum_rows.push_back({"steps", std::to_string(summary->steps)});
+    sum_rows.push_back({"final_loss", number_text(summary->final_loss)});
+    sum_rows.push_back({"train_accuracy", number_text(summary->train_accuracy)});
+    sum_rows.push_back({"test_accuracy", number_text(summary->test_accuracy)});
+    sum_rows.push_back({"diverged", summary->diverged ? "yes" : "no"});
+    if (!summary->divergence.empty()) sum_rows.push_back({"divergence", summary->divergence});
+    sum_rows.push_back({"seconds", number_text(summary->seconds)});
+  }
   if (!metrics.empty()) {
-    sum_rows.push_back({"spread at step 0", json_text(metrics.front().value("spread", nlohmann::json()))});
-    sum_rows.push_back({fmt::format("spread at step {} (last logged)", metrics.back().value("step", int64_t{0})),
-                        json_text(metrics.back().value("spread", nlohmann::json()))});
+    sum_rows.push_back({"spread at step 0", number_text(metrics.front().spread)});
+    sum_rows.push_back({fmt::format("spread at step {} (last logged)", metrics.back().step),
+                        number_text(metrics.back().spread)});
     std::string first_below = "never";
-    for (const nlohmann::json& m : metrics)
-      if (json_number(m, "spread") < 2) {
-        first_below = std::to_string(m.value("step", int64_t{0}));
+    for (const MetricsRow& m : metrics)
+      if (m.spread < 2) {
+        first_below = std::to_string(m.step);
         break;
       }
     sum_rows.push_back({"first logged step with spread < 2", first_below});
@@ -303,10 +249,9 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
   {
     std::string data = "# step spread\n";
     size_t points = 0;
-    for (const nlohmann::json& m : metrics) {
-      const double s = json_number(m, "spread");
-      if (!positive_finite(s)) continue;
-      data += fmt::format("{} {}\n", m.value("step", int64_t{0}), format_double(s));
+    for (const MetricsRow& m : metrics) {
+      if (!positive_finite(m.spread)) continue;
+      data += fmt::format("{} {}\n", m.step, format_double(m.spread));
       ++points;
     }
     if (points == 0) {
@@ -351,15 +296,16 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
   }
   // Predicted against measured ELR when the ODE model's output is present.
   if (path_exists(dir + "/ode.csv")) {
-    const Csv csv = read_csv(dir + "/ode.csv");
+    const CsvTable csv(dir + "/ode.csv");
     bool ok = true;
     for (const char* c : {"step", "layer", "elr_pred", "elr_meas"}) ok = ok && csv.has(c);
     std::map<int64_t, std::vector<std::tuple<int64_t, double, double>>> by_layer;
-    if (ok)
-      for (const auto& row : csv.rows)
-        by_layer[std::atoll(csv.get(row, "layer").c_str())].emplace_back(
-            std::atoll(csv.get(row, "step").c_str()), parse_number(csv.get(row, "elr_meas")),
-            parse_number(csv.get(row, "elr_pred")));
+    if (ok) {
+      const size_t step = csv.column("step"), layer = csv.column("layer"), meas = csv.column("elr_meas"),
+                   pred = csv.column("elr_pred");
+      for (size_t i = 0; i < csv.rows(); ++i)
+        by_layer[csv.integer(i, layer)].emplace_back(csv.integer(i, step), csv.number(i, meas), csv.number(i, pred));
+    }
     std::string data = "# step elr_meas elr_pred layer_rank  (one block per layer of ode.csv)\n";
     size_t rank = 0, points = 0;
     for (const auto& [layer, rows] : by_layer) {

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <memory>
 
 #include "engine/autograd.h"
@@ -17,6 +16,7 @@
 #include "experiments/data/dataset.h"
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/progress.h"
+#include "experiments/run/run_logs.h"
 #include "optim/device_train_step.h"
 #include "optim/sgd.h"
 
@@ -43,19 +43,6 @@ std::string default_run_dir(const TrainConfig& c) {
   return fmt::format("runs/{}-{}-{}", c.model.name, c.model.depth, stamp);
 }
 
-const char* kLayersHeader =
-    "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,numel";
-
-std::string layer_row(int64_t step, size_t index, const LayerStats& l) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", step, index, l.name, param_kind_name(l.kind),
-                     l.scale_invariant ? 1 : 0, format_double(l.w2), format_double(l.g2), format_double(l.gw),
-                     format_double(l.v2), format_double(l.dw2), format_double(l.lr),
-                     l.scale_invariant ? format_double(l.elr()) : "", l.scale_invariant ? format_double(l.elr_classic()) : "",
-                     format_double(l.rel_update()), l.numel);
-}
-
-nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
 // The first layer (in parameter order) with a non-finite statistic, or "" when all are finite.
 std::string first_nonfinite_layer(const std::vector<LayerStats>& layers) {
   for (const LayerStats& l : layers)
@@ -74,30 +61,6 @@ double evaluate(Module& model, const Dataset& test, const Normalization& norm, i
   }
   model.train(true);
   return static_cast<double>(correct) / static_cast<double>(test.size());
-}
-
-// Keeps the lines of a step-ordered log whose step is below `next_step` (the header too), and
-// drops a partly written last line: what an uninterrupted run had written at that point.
-void truncate_log(const std::string& path, int64_t next_step, bool csv) {
-  std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("--resume: cannot read '{}'", path));
-  std::string kept, line;
-  bool first = true;
-  while (std::getline(in, line)) {
-    if (in.eof()) break;  // no newline: the line was cut short
-    const bool header = csv && first;
-    first = false;
-    int64_t step = -1;
-    if (!header) {
-      try {
-        step = csv ? std::stoll(line.substr(0, line.find(','))) : nlohmann::json::parse(line).at("step").get<int64_t>();
-      } catch (const std::exception&) {
-        throw UserError(fmt::format("--resume: '{}' has a malformed line: {}", path, line.substr(0, 80)));
-      }
-    }
-    if (header || step < next_step) kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
 }
 
 // One step on the host's schedule: forward, loss, backward, then Sgd::step, which reads the
@@ -127,86 +90,6 @@ bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   return step < 200 || step % 10 == 0;
 }
 
-nlohmann::json config_to_json(const TrainConfig& c) {
-  return {
-      {"model", c.model.name}, {"depth", c.model.depth}, {"width", c.model.width > 0 ? c.model.width : default_width(c.model.name)},
-      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"synthetic_size", c.synthetic_size},
-      {"batch", c.batch}, {"steps", c.steps}, {"epochs", c.epochs}, {"lr", c.lr}, {"momentum", c.momentum},
-      {"nesterov", c.nesterov}, {"weight_decay", c.weight_decay}, {"schedule", c.schedule},
-      {"warmup_steps", c.warmup_steps}, {"lr_control", c.lr_control}, {"target_elr", c.target_elr},
-      {"seed", c.seed}, {"log_every", c.log_every}, {"device", c.device}, {"cuda_graph", c.cuda_graph}, {"tf32", c.tf32},
-      {"threads", c.threads},
-      {"augment", c.augment}, {"evaluate", c.evaluate}, {"on_divergence", c.on_divergence},
-      {"checkpoint_every", c.checkpoint_every}, {"out", c.out},
-      {"momentum_convention", "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v"},
-  };
-}
-
-TrainConfig config_from_json(const nlohmann::json& j, const std::string& source) {
-  TrainConfig c;
-  try {
-    c.model.name = j.at("model").get<std::string>();
-    c.model.depth = j.at("depth").get<int>();
-    c.model.width = j.at("width").get<int>();
-    c.dataset = j.at("dataset").get<std::string>();
-    c.data_dir = j.at("data_dir").get<std::string>();
-    c.synthetic_size = j.at("synthetic_size").get<int64_t>();
-    c.batch = j.at("batch").get<int64_t>();
-    c.steps = j.at("steps").get<int64_t>();
-    c.epochs = j.at("epochs").get<double>();
-    c.lr = j.at("lr").get<double>();
-    c.momentum = j.at("momentum").get<double>();
-    c.nesterov = j.at("nesterov").get<bool>();
-    c.weight_decay = j.at("weight_decay").get<double>();
-    c.schedule = j.at("schedule").get<std::string>();
-    c.warmup_steps = j.at("warmup_steps").get<int64_t>();
-    c.lr_control = j.at("lr_control").get<std::string>();
-    c.target_elr = j.at("target_elr").get<double>();
-    c.seed = j.at("seed").get<uint64_t>();
-    c.log_every = j.at("log_every").get<int64_t>();
-    c.device = j.at("device").get<std::string>();
-    c.cuda_graph = j.value("cuda_graph", true);  // absent from configs written before the options
-    c.tf32 = j.value("tf32", false);
-    c.threads = j.at("threads").get<int>();
-    c.augment = j.at("augment").get<int>();
-    c.evaluate = j.at("evaluate").get<bool>();
-    c.on_divergence = j.at("on_divergence").get<std::string>();
-    c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
-    c.out = j.at("out").get<std::string>();
-  } catch (const std::exception& e) {
-    throw UserError(fmt::format("'{}' is not an elrscope run configuration: {}", source, e.what()));
-  }
-  return c;
-}
-
-void validate_train_config(const TrainConfig& c) {
-  validate_model_config(c.model);
-  validate_dataset_choice(c.dataset, c.data_dir);
-  if (c.batch < 2) throw UserError(fmt::format("--batch: must be at least 2 (batch norm), got {}", c.batch));
-  if (c.steps < 0) throw UserError(fmt::format("--steps: must not be negative, got {}", c.steps));
-  if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
-  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
-  if (!(c.momentum >= 0 && c.momentum < 1)) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
-  if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
-  if (!(c.weight_decay >= 0)) throw UserError(fmt::format("--wd: must not be negative, got {}", c.weight_decay));
-  if (c.warmup_steps < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup_steps));
-  if (c.schedule != "constant" && c.schedule != "step" && c.schedule != "cosine")
-    throw UserError(fmt::format("--schedule: unknown schedule '{}' (expected constant, step or cosine)", c.schedule));
-  parse_lr_control(c.lr_control);
-  if (c.target_elr < 0) throw UserError(fmt::format("--target-elr: must not be negative, got {}", c.target_elr));
-  if (c.target_elr > 0 && c.lr_control != "uniform-elr") throw UserError("--target-elr: only used with --lr-control uniform-elr");
-  if (c.log_every < 0) throw UserError(fmt::format("--log-every: must not be negative, got {}", c.log_every));
-  if (c.threads < 0) throw UserError(fmt::format("--threads: must not be negative, got {}", c.threads));
-  if (c.on_divergence != "stop" && c.on_divergence != "continue")
-    throw UserError(fmt::format("--on-divergence: expected stop or continue, got '{}'", c.on_divergence));
-  if (c.checkpoint_every < 0) throw UserError(fmt::format("--checkpoint-every: must not be negative, got {}", c.checkpoint_every));
-  if (c.synthetic_size < 4) throw UserError(fmt::format("--synthetic-size: must be at least 4, got {}", c.synthetic_size));
-  Device d = Device::parse(c.device);
-  if (c.tf32 && !d.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
-  std::string why;
-  if (!start_device(d.type, &why)) throw UserError(fmt::format("--device: {} is not available: {}", c.device, why));
-}
-
 TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
   validate_train_config(cfg);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
@@ -219,7 +102,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   mc.in_channels = data.train.channels;
   mc.image_size = data.train.height;
   mc.classes = data.train.classes;
-  const Device device = Device::parse(cfg.device);
+  const Device device = cfg.device;
   std::shared_ptr<Module> model = build_model(mc);
   model->reset_parameters(cfg.seed);  // on the host: the same draws for every device
   model->to(device);
@@ -254,7 +137,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   sched.total_steps = total;
   sched.warmup_steps = cfg.warmup_steps;
   LrControlConfig ctrl;
-  ctrl.kind = parse_lr_control(cfg.lr_control);
+  ctrl.kind = cfg.lr_control;
   ctrl.target_elr = cfg.target_elr;
   LrController controller(sched, ctrl);
 
@@ -267,14 +150,13 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
                                   state.next_step, total));
     controller.set_reference_elr(state.reference_elr);
     loader.seek(state.data_epoch, state.data_index);
-    truncate_log(result.run_dir + "/metrics.jsonl", state.next_step, false);
-    truncate_log(result.run_dir + "/layers.csv", state.next_step, true);
+    truncate_run_logs(result.run_dir, state.next_step);
   } else {
     write_json_atomic(result.run_dir + "/config.json", config_json);
   }
   LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
-  if (!cfg.resume) layers_csv.write_line(kLayersHeader);
+  if (!cfg.resume) layers_csv.write_line(layers_csv_header());
   std::unique_ptr<CudaTrainStep> cuda_step;
   result.step_mode = device.is_cpu() ? "cpu" : "cuda synchronous";
   if (device.is_cuda() && !pre_update) {
@@ -312,28 +194,15 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
       result.divergence = fmt::format("non-finite values at step {}: first affected: {}", r.step, bad);
     }
     if (is_logged_step(r.step, cfg.log_every, total) || (result.diverged && result.diverged_step == r.step)) {
-      nlohmann::json m = {{"step", r.step},
-                          {"epoch", r.epoch},
-                          {"loss", json_number(r.loss)},
-                          {"accuracy", batch_acc},
-                          {"lr", json_number(r.global_lr)},
-                          {"spread", json_number(spread.spread)},
-                          {"log10_std", json_number(spread.log10_std)},
-                          {"first_last", json_number(spread.first_last)},
-                          {"elr_min", json_number(spread.elr_min)},
-                          {"elr_max", json_number(spread.elr_max)},
-                          {"critical_lr", json_number(spread.critical_lr)},
-                          {"si_layers", spread.layers},
-                          {"zero_elr_layers", spread.zero_layers},
-                          {"elapsed_s", progress.elapsed_seconds()}};
-      metrics.write_line(m.dump());
-      for (size_t i = 0; i < r.layers.size(); ++i) layers_csv.write_line(layer_row(r.step, i, r.layers[i]));
+      metrics.write_line(metrics_jsonl_line(metrics_row(r, spread, progress.elapsed_seconds())));
+      for (size_t i = 0; i < r.layers.size(); ++i)
+        layers_csv.write_line(layers_csv_line(layer_row(r.step, i, r.layers[i])));
     }
     result.steps = r.step + 1;
     result.final_loss = r.loss;
     progress.update(r.step + 1 - first_step, fmt::format("loss {:.4f} acc {:.3f} lr {:.3g} spread {:.3g}", r.loss,
                                                          batch_acc, r.global_lr, spread.spread));
-    return !(result.diverged && cfg.on_divergence == "stop");
+    return !(result.diverged && cfg.on_divergence == OnDivergence::Stop);
   };
 
   for (int64_t step = state.next_step; step < total; ++step) {
@@ -368,19 +237,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
 
   if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
 
-  nlohmann::json summary = {{"steps", result.steps},
-                            {"total_steps", total},
-                            {"final_loss", json_number(result.final_loss)},
-                            {"train_accuracy", result.train_accuracy},
-                            {"test_accuracy", result.test_accuracy >= 0 ? nlohmann::json(result.test_accuracy) : nlohmann::json(nullptr)},
-                            {"diverged", result.diverged},
-                            {"diverged_step", result.diverged_step},
-                            {"divergence", result.divergence},
-                            {"seconds", result.seconds},
-                            {"steps_per_second", result.steps_per_second},
-                            {"step_mode", result.step_mode},
-                            {"cuda_graph_note", result.cuda_graph_note}};
-  write_json_atomic(result.run_dir + "/summary.json", summary);
+  write_run_summary(result.run_dir + "/summary.json", run_summary(result, total));
   return result;
 }
 

@@ -6,49 +6,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "layers/models.h"
+#include "experiments/run/train_config.h"
 #include "optim/layer_stats.h"
 
 namespace elr {
 
-struct TrainConfig {
-  ModelConfig model;
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
-  std::string data_dir;                   // empty: the data set's default folder
-  int64_t synthetic_size = 2048;          // training images of the synthetic set (test: a quarter)
-  int64_t batch = 128;
-  int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs`
-  double epochs = 1.0;
-  double lr = 0.1;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double weight_decay = 0.0;
-  std::string schedule = "cosine";         // constant | step | cosine (to 0 over the run)
-  int64_t warmup_steps = 0;
-  std::string lr_control = "none";
-  double target_elr = 0.0;
-  uint64_t seed = 0;
-  int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
-  std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
-  std::string device = "cpu";
-  bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
-  bool tf32 = false;                      // cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+)
-  int threads = 0;                        // 0: all cores
-  int augment = -1;                       // -1: on for CIFAR, off otherwise
-  bool evaluate = true;                   // test accuracy at the end
-  std::string on_divergence = "stop";     // stop | continue
-  bool progress = true;                   // progress line on stderr
-  int64_t checkpoint_every = 0;           // > 0: checkpoint every N steps (always one at the end)
-  bool resume = false;                    // continue the run in `out` from its checkpoint
-};
-
-nlohmann::json config_to_json(const TrainConfig& c);
-// The inverse of config_to_json (for --resume); UserError naming the file on a bad config.
-TrainConfig config_from_json(const nlohmann::json& j, const std::string& source);
-// Throws UserError naming the option for every invalid or contradictory setting.
-void validate_train_config(const TrainConfig& c);
 // True for steps that are written to metrics.jsonl and layers.csv.
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps);
 

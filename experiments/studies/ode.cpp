@@ -2,75 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "engine/error.h"
 #include "engine/files.h"
+#include "experiments/run/run_logs.h"
+#include "experiments/run/train_config.h"
 #include "optim/layer_stats.h"
-#include "optim/lr_control.h"
 
 namespace elr {
 
 namespace {
-
-// A CSV file with a header line; fields are looked up by column name.
-struct CsvTable {
-  std::string path;
-  std::map<std::string, size_t> columns;
-  std::vector<std::vector<std::string>> rows;
-
-  size_t column(const std::string& name) const {
-    const auto it = columns.find(name);
-    if (it == columns.end()) throw UserError(fmt::format("{}: no column '{}'", path, name));
-    return it->second;
-  }
-};
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, ',')) out.push_back(field);
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
-
-CsvTable read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("{}: cannot open the file", path));
-  CsvTable t;
-  t.path = path;
-  std::string line;
-  if (!std::getline(in, line)) throw UserError(fmt::format("{}: the file is empty", path));
-  const std::vector<std::string> header = split_csv_line(line);
-  for (size_t i = 0; i < header.size(); ++i) t.columns[header[i]] = i;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> row = split_csv_line(line);
-    row.resize(header.size());
-    t.rows.push_back(std::move(row));
-  }
-  return t;
-}
-
-double parse_number(const CsvTable& t, const std::string& text, const std::string& column) {
-  if (text.empty()) return std::nan("");
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  if (text == "nan" || text == "-nan") return std::nan("");
-  if (text == "inf") return HUGE_VAL;
-  if (text == "-inf") return -HUGE_VAL;
-  throw UserError(fmt::format("{}: column '{}' holds '{}', not a number", t.path, column, text));
-}
 
 // The base gradient c = |g| |W| is held fixed; the gradient is orthogonal to W (scale invariance).
 // State per layer: s = |W_t|^2, q = |v_{t-1}|^2, r = <v_{t-1}, W_t>.
@@ -114,7 +59,7 @@ std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayer
   sched.total_steps = std::max<int64_t>(o.total_steps, 1);
   sched.warmup_steps = o.warmup_steps;
   LrControlConfig ctrl;
-  ctrl.kind = parse_lr_control(o.lr_control);
+  ctrl.kind = o.lr_control;
   ctrl.target_elr = o.target_elr;
   LrController controller(sched, ctrl);  // the same controller a training run uses
 
@@ -162,32 +107,27 @@ OdeComparison run_ode(const OdeConfig& c) {
 
   if (!c.run_dir.empty()) {
     r.source = c.run_dir;
-    const nlohmann::json cfg = read_json(c.run_dir + "/config.json");
-    if (cfg.value("nesterov", false)) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
-    o.lr = cfg.value("lr", 0.1);
-    o.momentum = cfg.value("momentum", 0.0);
-    o.weight_decay = cfg.value("weight_decay", 0.0);
-    o.schedule = cfg.value("schedule", std::string("constant"));
-    o.warmup_steps = cfg.value("warmup_steps", int64_t{0});
-    o.total_steps = cfg.value("total_steps", int64_t{1});
-    o.lr_control = cfg.value("lr_control", std::string("none"));
-    o.target_elr = cfg.value("target_elr", 0.0);
+    const std::string config_path = c.run_dir + "/config.json";
+    const nlohmann::json config = read_json(config_path);
+    const TrainConfig run = config_from_json(config, config_path);
+    if (run.nesterov) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
+    o.lr = run.lr;
+    o.momentum = run.momentum;
+    o.weight_decay = run.weight_decay;
+    o.schedule = run.schedule;
+    o.warmup_steps = run.warmup_steps;
+    o.total_steps = config.value("total_steps", int64_t{1});  // written by train() next to the settings
+    o.lr_control = run.lr_control;
+    o.target_elr = run.target_elr;
 
-    const CsvTable t = read_csv(c.run_dir + "/layers.csv");
-    const size_t cs = t.column("step"), cl = t.column("layer"), cn = t.column("name"), csi = t.column("scale_invariant"),
-                 cw = t.column("w2"), cg = t.column("g2"), ce = t.column("elr");
     std::set<int64_t> steps;
-    for (const auto& row : t.rows) {
-      if (row[csi] != "1") continue;
-      const int64_t step = std::stoll(row[cs]);
-      const int layer = std::stoi(row[cl]);
-      const double w2 = parse_number(t, row[cw], "w2");
-      steps.insert(step);
-      meas.w2_elr[{step, layer}] = {w2, parse_number(t, row[ce], "elr")};
-      if (step == 0) {
-        const double g2 = parse_number(t, row[cg], "g2");
-        start.push_back({layer, row[cn], w2, w2 > 0 ? std::sqrt(g2 / w2) : 0.0});
-      }
+    for (const LayerRow& row : read_layers_csv(c.run_dir + "/layers.csv")) {
+      if (!row.scale_invariant) continue;
+      const int layer = static_cast<int>(row.layer);
+      const double elr = row.elr.value_or(std::nan(""));
+      steps.insert(row.step);
+      meas.w2_elr[{row.step, layer}] = {row.w2, elr};
+      if (row.step == 0) start.push_back({layer, row.name, row.w2, row.w2 > 0 ? std::sqrt(row.g2 / row.w2) : 0.0});
     }
     meas.steps.assign(steps.begin(), steps.end());
     if (start.empty()) throw UserError(fmt::format("{}/layers.csv: no step-0 rows of scale-invariant layers", c.run_dir));
@@ -196,36 +136,36 @@ OdeComparison run_ode(const OdeConfig& c) {
     r.source = c.from_explode;
     o.lr = 0.1;
     o.total_steps = c.steps >= 0 ? c.steps : 100;
-    const CsvTable t = read_csv(c.from_explode);
+    const CsvTable t(c.from_explode);
     const size_t cd = t.column("depth"), cp = t.column("param_index"), cn = t.column("name"), cw = t.column("w2"),
                  ce = t.column("e");
-    std::set<int> depths;
-    for (const auto& row : t.rows) depths.insert(std::stoi(row[cd]));
+    std::set<int64_t> depths;
+    for (size_t i = 0; i < t.rows(); ++i) depths.insert(t.integer(i, cd));
     int depth = c.depth;
     if (depth == 0) {
       if (depths.size() != 1)
         throw UserError(fmt::format("--depth: {} holds {} depths; choose one", c.from_explode, depths.size()));
-      depth = *depths.begin();
+      depth = static_cast<int>(*depths.begin());
     }
     if (!depths.count(depth)) throw UserError(fmt::format("--depth: {} has no rows of depth {}", c.from_explode, depth));
-    for (const auto& row : t.rows)
-      if (std::stoi(row[cd]) == depth)
-        start.push_back({std::stoi(row[cp]), row[cn], parse_number(t, row[cw], "w2"), parse_number(t, row[ce], "e")});
+    for (size_t i = 0; i < t.rows(); ++i)
+      if (t.integer(i, cd) == depth)
+        start.push_back({static_cast<int>(t.integer(i, cp)), t.text(i, cn), t.number(i, cw), t.number(i, ce)});
     r.source += fmt::format(" (depth {})", depth);
     explode_depth = depth;
   }
 
+  // Negative: not given. Given, they are checked as `elrscope train` checks them.
   if (c.lr >= 0) {
-    if (!(c.lr > 0)) throw UserError(fmt::format("--lr: must be positive, got {}", c.lr));
+    check_option_value(train_option("--lr"), c.lr);
     o.lr = c.lr;
   }
   if (c.momentum >= 0) {
-    if (c.momentum >= 1) throw UserError(fmt::format("--momentum: must be in [0, 1), got {}", c.momentum));
+    check_option_value(train_option("--momentum"), c.momentum);
     o.momentum = c.momentum;
   }
   if (c.weight_decay >= 0) o.weight_decay = c.weight_decay;
-  if (!c.lr_control.empty()) o.lr_control = c.lr_control;
-  parse_lr_control(o.lr_control);
+  if (c.lr_control) o.lr_control = *c.lr_control;
   o.grad_corr = c.grad_corr;
   o.steps = c.steps >= 0 ? c.steps : last_logged;
 
@@ -275,7 +215,7 @@ std::string format_ode_errors(const OdeComparison& r, const std::vector<int64_t>
   std::string out = fmt::format(
       "ode: {}\nmodel: lr {} momentum {} weight decay {} lr-control {} grad-corr {}, steps 0..{}; c = |g_0| |W_0| "
       "held fixed, update orthogonal to W\nerror = (predicted - measured) / measured\n",
-      r.source, o.lr, o.momentum, o.weight_decay, o.lr_control, o.grad_corr, o.steps);
+      r.source, o.lr, o.momentum, o.weight_decay, lr_control_name(o.lr_control), o.grad_corr, o.steps);
   bool any = false;
   for (int64_t step : steps) {
     std::vector<const OdeRow*> rows;

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/run/progress.h"
+#include "experiments/run/run_logs.h"
 
 namespace elr {
 
@@ -45,11 +45,6 @@ void write_shared_file(const std::string& path, const std::string& contents) {
   const std::string mine = fmt::format("{}.{}", path, ::getpid());
   write_file_atomic(mine, contents);
   if (std::rename(mine.c_str(), path.c_str()) != 0) throw UserError(fmt::format("cannot rename '{}' to '{}'", mine, path));
-}
-
-double json_double(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return kNaN;
-  return j[key].get<double>();
 }
 
 // Cells of the table: shortest round-trip text; empty when absent.
@@ -90,32 +85,20 @@ SweepRow read_row(const std::string& dir, const SweepPoint& p, const std::vector
   r.point = p;
   r.spread_at.assign(spread_steps.size(), kNaN);
   r.spread_logged.assign(spread_steps.size(), false);
-  const nlohmann::json summary = read_json(dir + "/summary.json");
-  r.steps = summary.value("steps", int64_t{0});
-  r.final_loss = json_double(summary, "final_loss");
-  r.train_accuracy = json_double(summary, "train_accuracy");
-  const double test = json_double(summary, "test_accuracy");
-  r.test_accuracy = std::isnan(test) ? -1 : test;
-  r.diverged = summary.value("diverged", false);
+  const RunSummary summary = read_run_summary(dir + "/summary.json");
+  r.steps = summary.steps;
+  r.final_loss = summary.final_loss;
+  r.train_accuracy = summary.train_accuracy;
+  r.test_accuracy = std::isnan(summary.test_accuracy) ? -1 : summary.test_accuracy;
+  r.diverged = summary.diverged;
 
-  std::ifstream in(dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    nlohmann::json m;
-    try {
-      m = nlohmann::json::parse(line);
-    } catch (const std::exception&) {
-      continue;  // a torn last line cannot occur for a finished point; skip it anyway
-    }
-    const int64_t step = m.value("step", int64_t{-1});
-    const double spread = json_double(m, "spread");
+  for (const MetricsRow& m : read_metrics_jsonl(dir + "/metrics.jsonl")) {
     for (size_t i = 0; i < spread_steps.size(); ++i)
-      if (spread_steps[i] == step) {
-        r.spread_at[i] = spread;
+      if (spread_steps[i] == m.step) {
+        r.spread_at[i] = m.spread;
         r.spread_logged[i] = true;
       }
-    if (r.first_below < 0 && spread < threshold) r.first_below = step;
+    if (r.first_below < 0 && m.spread < threshold) r.first_below = m.step;
   }
   return r;
 }
@@ -153,7 +136,7 @@ TrainConfig point_config(const TrainConfig& base, const SweepPoint& p, const std
   c.lr = p.lr;
   c.model.depth = static_cast<int>(p.depth);
   c.momentum = p.momentum;
-  c.lr_control = p.lr_control;
+  c.lr_control = parse_lr_control(p.lr_control);
   c.seed = p.seed;
   c.out = point_dir(sweep_dir, p);
   c.progress = false;  // the sweep shows its own progress

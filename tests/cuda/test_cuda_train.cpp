@@ -46,9 +46,9 @@ TrainConfig tiny_config(const std::string& device, const std::string& lr_control
   // ~1e-6.
   c.lr = 0.1;
   c.momentum = 0.9;
-  c.schedule = "cosine";
-  c.lr_control = lr_control;
-  c.device = device;
+  c.schedule = ScheduleKind::Cosine;
+  c.lr_control = parse_lr_control(lr_control);
+  c.device = Device::parse(device);
   c.progress = false;
   c.evaluate = false;
   c.out = "/tmp/elr_cuda_train_" + tag + "_" + lr_control + "_" + std::to_string(::getpid());
@@ -175,7 +175,7 @@ TEST_CASE("cuda backend: a diverging device-step run stops at the step the CPU r
   auto diverging = [](const std::string& device) {
     TrainConfig c = tiny_config(device, "none", "diverge_" + device);
     c.lr = 1e30;
-    c.schedule = "constant";
+    c.schedule = ScheduleKind::Constant;
     return c;
   };
   const TrainConfig cpu_config = diverging("cpu"), gpu_config = diverging("cuda");

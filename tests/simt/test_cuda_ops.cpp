@@ -550,7 +550,7 @@ TEST_CASE("cuda LR control matches LrController::decide", "[cuda_ops][lr_control
       for (double base_lr : {0.1, 50.0}) {  // critical LR above and below the target
         INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr);
         elr::ScheduleConfig schedule;
-        schedule.kind = "cosine";
+        schedule.kind = elr::ScheduleKind::Cosine;
         schedule.lr = base_lr;
         schedule.total_steps = 100;
         elr::LrControlConfig config;

@@ -1,0 +1,97 @@
+#include "experiments/run/train_config.h"
+
+#include <vector>
+
+#include "experiments/data/dataset.h"
+
+namespace elr {
+
+namespace {
+
+template <class T>
+nlohmann::json to_json_value(const T& value) {
+  if constexpr (is_named_setting<T>)
+    return setting_text(value);
+  else
+    return value;
+}
+
+template <class T>
+void from_json_value(const nlohmann::json& j, T& value) {
+  if constexpr (is_named_setting<T>)
+    parse_setting(j.get<std::string>(), value);
+  else
+    value = j.get<T>();
+}
+
+}  // namespace
+
+OnDivergence parse_on_divergence(const std::string& name) {
+  if (name == "stop") return OnDivergence::Stop;
+  if (name == "continue") return OnDivergence::Continue;
+  throw UserError(fmt::format("--on-divergence: expected stop or continue, got '{}'", name));
+}
+
+const char* on_divergence_name(OnDivergence d) { return d == OnDivergence::Stop ? "stop" : "continue"; }
+
+std::string setting_text(const Device& v) { return v.is_cuda() && v.index == 0 ? "cuda" : v.str(); }
+
+void parse_setting(const std::string& text, Device& v) {
+  try {
+    v = Device::parse(text);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("--device: {}", e.what()));
+  }
+}
+
+const TrainOption& train_option(const std::string& flag) {
+  static const std::vector<TrainOption> options = [] {
+    std::vector<TrainOption> all;
+    TrainConfig c;
+    for_each_train_option(c, [&](const TrainOption& o, auto&) { all.push_back(o); });
+    return all;
+  }();
+  for (const TrainOption& o : options)
+    if (o.name() == flag) return o;
+  ELR_FAIL("train_option: `elrscope train` has no option {}", flag);
+}
+
+nlohmann::json config_to_json(const TrainConfig& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for_each_train_option(c, [&](const TrainOption& o, const auto& value) {
+    if (o.key) j[o.key] = to_json_value(value);
+  });
+  j["width"] = c.model.width > 0 ? c.model.width : default_width(c.model.name);  // the width the model has
+  j["momentum_convention"] = "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v";
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j, const std::string& source) {
+  TrainConfig c;
+  try {
+    for_each_train_option(c, [&](const TrainOption& o, auto& value) {
+      if (!o.key) return;                                    // not saved
+      if (o.optional_in_json && !j.contains(o.key)) return;  // a config from before the option: the default
+      from_json_value(j.at(o.key), value);
+    });
+  } catch (const std::exception& e) {
+    throw UserError(fmt::format("'{}' is not an elrscope run configuration: {}", source, e.what()));
+  }
+  return c;
+}
+
+void validate_train_config(const TrainConfig& c) {
+  validate_model_config(c.model);
+  validate_dataset_choice(c.dataset, c.data_dir);
+  for_each_train_option(c, [](const TrainOption& o, const auto& value) { check_option_value(o, value); });
+  if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
+  if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
+  if (c.target_elr > 0 && c.lr_control != LrControl::UniformElr)
+    throw UserError("--target-elr: only used with --lr-control uniform-elr");
+  if (c.tf32 && !c.device.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
+  std::string why;
+  if (!start_device(c.device.type, &why))
+    throw UserError(fmt::format("--device: {} is not available: {}", setting_text(c.device), why));
+}
+
+}  // namespace elr

@@ -1,0 +1,204 @@
+// The settings of `elrscope train` (TrainConfig) and the one list of its options, from which the
+// command line (experiments/cli/train_command.h), config.json both ways and validation are built.
+// Named settings (schedule, lr control, on-divergence, device) are parsed from their words once,
+// on the command line or when config.json is read.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/device.h"
+#include "engine/error.h"
+#include "layers/models.h"
+#include "optim/lr_control.h"
+
+namespace elr {
+
+enum class OnDivergence { Stop, Continue };
+OnDivergence parse_on_divergence(const std::string& name);  // stop | continue
+const char* on_divergence_name(OnDivergence d);
+
+struct TrainConfig {
+  ModelConfig model;
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
+  std::string data_dir;                   // empty: the data set's default folder
+  int64_t synthetic_size = 2048;          // training images of the synthetic set (test: a quarter)
+  int64_t batch = 128;
+  int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs`
+  double epochs = 1.0;
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  ScheduleKind schedule = ScheduleKind::Cosine;  // cosine: to 0 over the run
+  int64_t warmup_steps = 0;
+  LrControl lr_control = LrControl::None;
+  double target_elr = 0.0;
+  uint64_t seed = 0;
+  int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
+  std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
+  Device device = Device::cpu();           // cpu, cuda or cuda:N
+  bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
+  bool tf32 = false;                      // cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+)
+  int threads = 0;                        // 0: all cores
+  int augment = -1;                       // -1: on for CIFAR, off otherwise
+  bool evaluate = true;                   // test accuracy at the end
+  OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first non-finite value
+  bool progress = true;                   // progress line on stderr
+  int64_t checkpoint_every = 0;           // > 0: checkpoint every N steps (always one at the end)
+  bool resume = false;                    // continue the run in `out` from its checkpoint
+};
+
+// How one setting appears on the command line and in config.json, and the range it must lie in.
+struct TrainOption {
+  enum class Check { None, NonNegative, Positive, AtLeast, BelowOne };
+
+  const char* flag;               // "--wd"; "!--no-eval" is a flag that sets the setting to false
+  const char* key;                // in config.json; nullptr: not saved
+  const char* help;
+  bool show_default = true;       // --help shows the default value
+  bool optional_in_json = false;  // config.json of older versions lacks it: the default then
+  Check check = Check::None;
+  int64_t min = 0;                // Check::AtLeast
+  const char* min_reason = "";    // Check::AtLeast: " (batch norm)"
+
+  constexpr TrainOption(const char* flag, const char* key, const char* help) : flag(flag), key(key), help(help) {}
+  constexpr TrainOption no_default() const {
+    TrainOption o = *this;
+    o.show_default = false;
+    return o;
+  }
+  constexpr TrainOption optional() const {
+    TrainOption o = *this;
+    o.optional_in_json = true;
+    return o;
+  }
+  constexpr TrainOption checked(Check kind, int64_t n = 0, const char* reason = "") const {
+    TrainOption o = *this;
+    o.check = kind;
+    o.min = n;
+    o.min_reason = reason;
+    return o;
+  }
+  constexpr TrainOption non_negative() const { return checked(Check::NonNegative); }
+  constexpr TrainOption positive() const { return checked(Check::Positive); }  // and finite
+  constexpr TrainOption below_one() const { return checked(Check::BelowOne); }  // in [0, 1)
+  constexpr TrainOption at_least(int64_t n, const char* reason = "") const {
+    return checked(Check::AtLeast, n, reason);
+  }
+  // The flag as typed: "--no-eval" for "!--no-eval".
+  std::string name() const { return flag[0] == '!' ? flag + 1 : flag; }
+};
+
+// Every train option with the setting it holds, in the order `elrscope train --help` lists them:
+// visit(const TrainOption&, field&) once per option. Checks that involve two settings are in
+// validate_train_config.
+template <class Config, class Visit>
+void for_each_train_option(Config& c, Visit&& visit) {
+  using O = TrainOption;
+  visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg"), c.model.name);
+  visit(O("--depth", "depth", "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16"), c.model.depth);
+  visit(O("--width", "width", "channels: plain (default 32), resnet first stage (16), vgg first block (64)")
+            .no_default(),
+        c.model.width);
+  visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic"), c.dataset);
+  visit(O("--data-dir", "data_dir",
+          "folder of the data set files (fashion-mnist default: /usr/share/datasets/fashion-mnist or "
+          "$ELR_FASHION_MNIST_DIR)")
+            .no_default(),
+        c.data_dir);
+  visit(O("--synthetic-size", "synthetic_size", "training images of the synthetic set").at_least(4), c.synthetic_size);
+  visit(O("--batch", "batch", "batch size").at_least(2, " (batch norm)"), c.batch);
+  visit(O("--steps", "steps", "number of steps (overrides --epochs)").no_default().non_negative(), c.steps);
+  visit(O("--epochs", "epochs", "number of epochs (fractions allowed)"), c.epochs);
+  visit(O("--lr", "lr", "base learning rate").positive(), c.lr);
+  visit(O("--momentum", "momentum", "heavy-ball momentum (PyTorch convention)").below_one(), c.momentum);
+  visit(O("--nesterov", "nesterov", "Nesterov momentum"), c.nesterov);
+  visit(O("--wd", "weight_decay", "weight decay (L2, added to the gradient)").non_negative(), c.weight_decay);
+  visit(O("--schedule", "schedule", "constant | step (x0.1 at 50% and 75%) | cosine"), c.schedule);
+  visit(O("--warmup", "warmup_steps", "linear warm-up steps").non_negative(), c.warmup_steps);
+  visit(O("--lr-control", "lr_control",
+          "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | uniform-elr (per-layer lr = "
+          "target ELR / e) | lars (trust ratio)"),
+        c.lr_control);
+  visit(O("--target-elr", "target_elr", "uniform-elr target (0: lr x the median layer's e at step 0)").non_negative(),
+        c.target_elr);
+  visit(O("--seed", "seed", "seed of initialization, data order and augmentation"), c.seed);
+  visit(O("--log-every", "log_every",
+          "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
+            .non_negative(),
+        c.log_every);
+  visit(O("--out", "out", "run directory (default runs/<model>-<depth>-<time>)").no_default(), c.out);
+  visit(O("--device", "device", "cpu (cuda in CUDA builds)"), c.device);
+  visit(O("--tf32", "tf32", "cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+; default FP32)")
+            .optional(),
+        c.tf32);
+  visit(O("!--no-cuda-graph", "cuda_graph", "cuda: run every step eagerly instead of replaying it as a CUDA graph")
+            .optional(),
+        c.cuda_graph);
+  visit(O("--threads", "threads", "CPU threads (0: all cores)").non_negative(), c.threads);
+  visit(O("--augment", "augment", "crop and flip: 1 on, 0 off, -1 on for CIFAR only"), c.augment);
+  visit(O("--on-divergence", "on_divergence", "stop | continue when a loss or norm is not finite"), c.on_divergence);
+  visit(O("--checkpoint-every", "checkpoint_every",
+          "write RUN/checkpoint.safetensors every N steps (always at the end)")
+            .non_negative(),
+        c.checkpoint_every);
+  visit(O("!--no-eval", "evaluate", "skip the test-set evaluation"), c.evaluate);
+  visit(O("!--quiet", nullptr, "no progress line"), c.progress);
+}
+
+// The option of `elrscope train` with this flag ("--batch", "--no-eval"), for commands that share it.
+const TrainOption& train_option(const std::string& flag);
+
+// The words of the named settings, the same on the command line and in config.json. parse_setting
+// throws UserError naming the option.
+inline std::string setting_text(ScheduleKind v) { return schedule_kind_name(v); }
+inline std::string setting_text(LrControl v) { return lr_control_name(v); }
+inline std::string setting_text(OnDivergence v) { return on_divergence_name(v); }
+std::string setting_text(const Device& v);  // cpu, cuda (device 0) or cuda:N
+inline void parse_setting(const std::string& text, ScheduleKind& v) { v = parse_schedule_kind(text); }
+inline void parse_setting(const std::string& text, LrControl& v) { v = parse_lr_control(text); }
+inline void parse_setting(const std::string& text, OnDivergence& v) { v = parse_on_divergence(text); }
+void parse_setting(const std::string& text, Device& v);
+
+template <class T>
+constexpr bool is_named_setting = std::is_enum_v<T> || std::is_same_v<T, Device>;
+
+// Throws UserError naming the option when `value` is outside the option's range.
+template <class T>
+void check_option_value(const TrainOption& o, const T& value) {
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    const double v = static_cast<double>(value);
+    const std::string flag = o.name();
+    switch (o.check) {
+      case TrainOption::Check::None:
+        return;
+      case TrainOption::Check::NonNegative:
+        if (!(v >= 0)) throw UserError(fmt::format("{}: must not be negative, got {}", flag, value));
+        return;
+      case TrainOption::Check::Positive:
+        if (!(v > 0) || !std::isfinite(v)) throw UserError(fmt::format("{}: must be positive, got {}", flag, value));
+        return;
+      case TrainOption::Check::AtLeast:
+        if (!(v >= static_cast<double>(o.min)))
+          throw UserError(fmt::format("{}: must be at least {}{}, got {}", flag, o.min, o.min_reason, value));
+        return;
+      case TrainOption::Check::BelowOne:
+        if (!(v >= 0 && v < 1)) throw UserError(fmt::format("{}: must be in [0, 1), got {}", flag, value));
+        return;
+    }
+  }
+}
+
+// config.json's settings: every option with a key, the width as built, and the momentum convention.
+nlohmann::json config_to_json(const TrainConfig& c);
+// The inverse of config_to_json (for --resume and ode); UserError naming the file on a bad config.
+TrainConfig config_from_json(const nlohmann::json& j, const std::string& source);
+// Throws UserError naming the option for every invalid or contradictory setting.
+void validate_train_config(const TrainConfig& c);
+
+}  // namespace elr
