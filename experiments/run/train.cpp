@@ -100,13 +100,11 @@ void truncate_log(const std::string& path, int64_t next_step, bool csv) {
   write_file_atomic(path, kept);
 }
 
-// One step on the host's schedule: forward, loss, backward, then Sgd::step, which reads the
-// statistics back (the CPU backend, and CUDA when a pre-update hook needs the gradients).
-StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, const Batch& batch, Device device,
-                            int64_t step, const PreUpdateHook& pre_update) {
+// One step on the CPU: forward, loss, backward, then Sgd::step.
+StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, const Batch& batch, int64_t step) {
   autograd::tape().clear();
-  Tensor logits = model.forward(batch.images.to(device));
-  ops::LossResult loss = ops::cross_entropy(logits, batch.labels.to(device));
+  Tensor logits = model.forward(batch.images);
+  ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
   StepRecord r;
   r.step = step;
   r.epoch = batch.epoch;
@@ -114,7 +112,6 @@ StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, c
   r.loss = loss.loss.to_vector()[0];
   r.correct = loss.correct_on_host();
   autograd::tape().backward(loss.loss);
-  if (pre_update) pre_update(step, sgd.params());
   r.layers = sgd.step(controller, r.global_lr);
   return r;
 }
@@ -207,7 +204,7 @@ void validate_train_config(const TrainConfig& c) {
   if (!start_device(d.type, &why)) throw UserError(fmt::format("--device: {} is not available: {}", c.device, why));
 }
 
-TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
+TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   validate_train_config(cfg);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   TrainResult result;
@@ -276,8 +273,8 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
   if (!cfg.resume) layers_csv.write_line(kLayersHeader);
   std::unique_ptr<CudaTrainStep> cuda_step;
-  result.step_mode = device.is_cpu() ? "cpu" : "cuda synchronous";
-  if (device.is_cuda() && !pre_update) {
+  result.step_mode = "cpu";
+  if (device.is_cuda()) {
     CudaStepOptions options;
     options.cuda_graph = cfg.cuda_graph;
     const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
@@ -345,7 +342,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
       // The records come every few steps; all of them before a checkpoint and at the end.
       records = cuda_step->take_records(checkpoint_due || step + 1 == total);
     } else {
-      records.push_back(synchronous_step(*model, sgd, controller, batch, device, step, pre_update));
+      records.push_back(synchronous_step(*model, sgd, controller, batch, step));
     }
     bool go_on = true;
     for (const StepRecord& r : records)
