@@ -1,5 +1,7 @@
 #include "optim/sgd.h"
 
+#include <chrono>
+
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "kernels/kernels.h"
@@ -12,12 +14,14 @@ Sgd::Sgd(std::vector<Parameter*> params, SgdConfig config)
   ELR_CHECK(!config.nesterov || config.momentum > 0, "SGD: nesterov needs a momentum > 0");
 }
 
-std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr) {
+std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr, double* stats_seconds) {
   autograd::NoGradGuard no_grad;
   ELR_CHECK(params_.empty() || params_[0]->value.device().is_cpu(),
             "SGD: the parameters are on {}; a CUDA device's update is DeviceSgdStep", params_[0]->value.device().str());
+  const auto start = std::chrono::steady_clock::now();
   std::vector<LayerStats> layers = measure_layers(params_, momentum_);
   global_lr = controller.decide(steps_, layers);
+  if (stats_seconds) *stats_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
     kernels::SgdParams sp;
@@ -34,6 +38,5 @@ std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr) {
   ++steps_;
   return layers;
 }
-
 
 }  // namespace elr

@@ -22,8 +22,9 @@ class Sgd {
   Sgd(std::vector<Parameter*> params, SgdConfig config);
   // Measures every layer, lets `controller` choose the per-layer learning rates, applies the update
   // (recording |dW|^2 per layer) and clears the gradients. Returns the step's statistics; `global_lr`
-  // receives the controller's global lr. Parameters on the CPU.
-  std::vector<LayerStats> step(LrController& controller, double& global_lr);
+  // receives the controller's global lr. Parameters on the CPU. `stats_seconds`, when given,
+  // receives the time of the statistics and the LR control alone (the benchmark's share column).
+  std::vector<LayerStats> step(LrController& controller, double& global_lr, double* stats_seconds = nullptr);
   int64_t steps_taken() const { return steps_; }
   const std::vector<Parameter*>& params() const { return params_; }
   const SgdConfig& config() const { return config_; }

@@ -17,8 +17,8 @@
 #include "experiments/data/dataset.h"
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/progress.h"
-#include "optim/device_train_step.h"
 #include "optim/sgd.h"
+#include "optim/train_step.h"
 
 namespace elr {
 
@@ -98,22 +98,6 @@ void truncate_log(const std::string& path, int64_t next_step, bool csv) {
     if (header || step < next_step) kept += line + "\n";
   }
   write_file_atomic(path, kept);
-}
-
-// One step on the CPU: forward, loss, backward, then Sgd::step.
-StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, const Batch& batch, int64_t step) {
-  autograd::tape().clear();
-  Tensor logits = model.forward(batch.images);
-  ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
-  StepRecord r;
-  r.step = step;
-  r.epoch = batch.epoch;
-  r.batch_size = batch.labels.numel();
-  r.loss = loss.loss.to_vector()[0];
-  r.correct = loss.correct_on_host();
-  autograd::tape().backward(loss.loss);
-  r.layers = sgd.step(controller, r.global_lr);
-  return r;
 }
 
 }  // namespace
@@ -253,16 +237,16 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   LrControlConfig ctrl;
   ctrl.kind = parse_lr_control(cfg.lr_control);
   ctrl.target_elr = cfg.target_elr;
-  LrController controller(sched, ctrl);
 
   const std::string checkpoint_path = result.run_dir + "/" + kCheckpointFile;
   TrainState state;
+  double reference_elr = ctrl.target_elr;
   if (cfg.resume) {
     state = load_checkpoint(checkpoint_path, *model, sgd);
     if (state.next_step > total)
       throw UserError(fmt::format("--resume: checkpoint '{}' is at step {}, past the run's {} steps", checkpoint_path,
                                   state.next_step, total));
-    controller.set_reference_elr(state.reference_elr);
+    reference_elr = state.reference_elr;
     loader.seek(state.data_epoch, state.data_index);
     truncate_log(result.run_dir + "/metrics.jsonl", state.next_step, false);
     truncate_log(result.run_dir + "/layers.csv", state.next_step, true);
@@ -272,21 +256,18 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
   if (!cfg.resume) layers_csv.write_line(kLayersHeader);
-  std::unique_ptr<CudaTrainStep> cuda_step;
-  result.step_mode = "cpu";
-  if (device.is_cuda()) {
-    CudaStepOptions options;
-    options.cuda_graph = cfg.cuda_graph;
-    const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
-    cuda_step = std::make_unique<CudaTrainStep>(*model, sgd, sched, ctrl, controller.reference_elr(), state.next_step,
-                                                image_shape, options);
-  }
+  CudaStepOptions cuda_options;
+  cuda_options.cuda_graph = cfg.cuda_graph;
+  const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
+  // The CPU-or-device choice, once: the step for the device the model is on.
+  const std::unique_ptr<TrainStep> train_step =
+      make_train_step(*model, sgd, sched, ctrl, reference_elr, image_shape, cuda_options);
 
   auto checkpoint = [&](int64_t next_step) {
     state.next_step = next_step;
     state.data_epoch = loader.next_epoch();
     state.data_index = loader.next_index();
-    state.reference_elr = cuda_step ? cuda_step->reference_elr() : controller.reference_elr();
+    state.reference_elr = train_step->reference_elr();
     save_checkpoint(checkpoint_path, *model, sgd, state, config_json);
   };
 
@@ -336,26 +317,19 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   for (int64_t step = state.next_step; step < total; ++step) {
     Batch batch = loader.next();
     const bool checkpoint_due = cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && step + 1 < total;
-    std::vector<StepRecord> records;
-    if (cuda_step) {
-      cuda_step->enqueue(batch);
-      // The records come every few steps; all of them before a checkpoint and at the end.
-      records = cuda_step->take_records(checkpoint_due || step + 1 == total);
-    } else {
-      records.push_back(synchronous_step(*model, sgd, controller, batch, step));
-    }
+    train_step->enqueue(batch);
+    // On a device the records come every few steps; all of them before a checkpoint and at the end.
+    const std::vector<StepRecord> records = train_step->take_records(checkpoint_due || step + 1 == total);
     bool go_on = true;
     for (const StepRecord& r : records)
       if (go_on) go_on = consume(r);
     if (!go_on) break;
     if (!result.diverged && checkpoint_due) checkpoint(step + 1);
   }
-  if (cuda_step) {
-    result.step_mode = cuda_step->graph_active() ? "cuda graph" : "cuda eager";
-    result.cuda_graph_note = cuda_step->graph_note();
-    if (cfg.cuda_graph && !cuda_step->graph_active())
-      std::fprintf(stderr, "elrscope: the step ran without a CUDA graph: %s\n", result.cuda_graph_note.c_str());
-  }
+  result.step_mode = train_step->mode();
+  result.cuda_graph_note = train_step->graph_note();
+  if (cfg.cuda_graph && result.step_mode == "cuda eager")
+    std::fprintf(stderr, "elrscope: the step ran without a CUDA graph: %s\n", result.cuda_graph_note.c_str());
   if (!result.diverged) checkpoint(result.steps);
   progress.finish();
   result.seconds = progress.elapsed_seconds();
