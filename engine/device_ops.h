@@ -37,7 +37,7 @@ struct CudaOps {
   decltype(&kernels::fill_cuda) fill;
   decltype(&kernels::set_cuda_conv_tf32) set_conv_tf32;  // conv/linear GEMMs on TF32 tensor cores
 
-  // ---- runtime services for a step that never waits for the device (experiments/cuda_train_step)
+  // ---- runtime services for a step that never waits for the device (optim/device_train_step)
   // Copies and events are ordered on the engine stream; pinned memory is page-locked host memory.
   void* (*alloc_pinned)(size_t bytes);
   void (*free_pinned)(void* ptr);

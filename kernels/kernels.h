@@ -181,9 +181,9 @@ void free_multi_tensor_list(MultiTensorList& list);
 // stats[t] = {|w|^2, |g|^2, <g, w>, |v|^2} of tensor t (device array of TensorStats).
 void tensor_stats_cuda(const MultiTensorList& list, TensorStats* stats, Stream stream);
 
-// Per-layer learning rates from the statistics on the device, exactly as LrController::decide
-// (optim/lr_control.cpp). The host passes the scheduled LR of this step (a pure function of the
-// step). Kinds in the order of elr::LrControl.
+// Per-layer learning rates from the statistics on the device: the rule of kernels/lr_control_rule.h,
+// which LrController::decide (optim/lr_control.cpp) runs on the host. The kinds of LR control
+// (--lr-control none | critical-warmup | uniform-elr | lars), for host and device alike.
 enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3 };
 constexpr uint8_t kLayerScaleInvariant = 1;  // layer_flags bits
 constexpr uint8_t kLayerLarsWeight = 2;      // a weight LARS rescales (conv, linear, classifier .weight)

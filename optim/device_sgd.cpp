@@ -30,8 +30,7 @@ DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrC
     if (config.momentum > 0 && !momentum[i].defined()) momentum[i] = Tensor::zeros(p.value.shape(), DType::F32, device);
     descs[i] = {p.value.data(), p.value.grad().data(), config.momentum > 0 ? momentum[i].data() : nullptr,
                 p.value.numel()};
-    flags[i] = static_cast<uint8_t>((p.scale_invariant ? kernels::kLayerScaleInvariant : 0) |
-                                    (is_lars_weight(p.kind, p.name) ? kernels::kLayerLarsWeight : 0));
+    flags[i] = lr_control_flags(p.scale_invariant, p.kind, p.name);
   }
   list_ = ops.make_multi_tensor_list(descs.data(), static_cast<int>(n));
 
@@ -52,7 +51,7 @@ DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrC
   global_lr_ = device_array<double>(1, device);
   ring_ = device_array<double>(static_cast<size_t>(ring_slots) * record_doubles(), device);
 
-  control_args_.kind = static_cast<kernels::LrControlKind>(static_cast<int>(control.kind));
+  control_args_.kind = control.kind;
   control_args_.base_lr = schedule.lr;
   control_args_.lars_trust = control.lars_trust;
   control_args_.schedule = static_cast<const double*>(schedule_.raw());

@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "optim/device_sgd.h"
+#include "optim/step_body.h"
 
 namespace elr {
 
@@ -88,13 +89,10 @@ struct CudaTrainStep::State {
     if (graph) cuda_ops().destroy_graph(graph);
   }
 
-  // Forward, loss, backward and the optimizer, all enqueued on the engine stream.
+  // The shared body (forward, loss, backward) and the optimizer, all enqueued on the engine stream.
   void run_body() {
-    autograd::tape().clear();
     optimizer.prepare_gradients();
-    Tensor logits = model.forward(images);
-    ops::LossResult loss = ops::cross_entropy(logits, labels);
-    autograd::tape().backward(loss.loss);
+    const ops::LossResult loss = forward_backward(model, images, labels);
     optimizer.enqueue(loss.loss.data(), loss.correct_count.i64());
   }
 
@@ -215,8 +213,8 @@ std::vector<StepRecord> CudaTrainStep::take_records(bool wait) {
 
 double CudaTrainStep::reference_elr() { return state_->optimizer.reference_elr(); }
 
-bool CudaTrainStep::graph_active() const { return state_->graph != nullptr; }
+std::string CudaTrainStep::mode() const { return state_->graph ? "cuda graph" : "cuda eager"; }
 
-const std::string& CudaTrainStep::graph_note() const { return state_->graph_note; }
+std::string CudaTrainStep::graph_note() const { return state_->graph_note; }
 
 }  // namespace elr

@@ -1,5 +1,5 @@
 // Per-layer statistics, measured every step before the update, and the ELR summaries derived from
-// them (docs/metrics.md defines every quantity).
+// them (docs/outputs.md defines every quantity).
 #pragma once
 #include <cstdint>
 #include <string>

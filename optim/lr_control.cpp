@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "kernels/lr_control_rule.h"
 
 namespace elr {
 
@@ -41,30 +42,32 @@ const char* schedule_kind_name(ScheduleKind k) {
   return "?";
 }
 
-LrControl parse_lr_control(const std::string& name) {
-  if (name == "none" || name == "constant") return LrControl::None;
-  if (name == "critical-warmup") return LrControl::CriticalWarmup;
-  if (name == "uniform-elr") return LrControl::UniformElr;
-  if (name == "lars") return LrControl::Lars;
+LrControlKind parse_lr_control(const std::string& name) {
+  if (name == "none" || name == "constant") return LrControlKind::None;
+  if (name == "critical-warmup") return LrControlKind::CriticalWarmup;
+  if (name == "uniform-elr") return LrControlKind::UniformElr;
+  if (name == "lars") return LrControlKind::Lars;
   throw UserError(
       fmt::format("--lr-control: unknown control '{}' (expected none, critical-warmup, uniform-elr or lars)", name));
 }
 
-const char* lr_control_name(LrControl c) {
+const char* lr_control_name(LrControlKind c) {
   switch (c) {
-    case LrControl::None: return "none";
-    case LrControl::CriticalWarmup: return "critical-warmup";
-    case LrControl::UniformElr: return "uniform-elr";
-    case LrControl::Lars: return "lars";
+    case LrControlKind::None: return "none";
+    case LrControlKind::CriticalWarmup: return "critical-warmup";
+    case LrControlKind::UniformElr: return "uniform-elr";
+    case LrControlKind::Lars: return "lars";
   }
   return "?";
 }
 
-bool is_lars_weight(ParamKind kind, const std::string& name) {
+uint8_t lr_control_flags(bool scale_invariant, ParamKind kind, const std::string& name) {
   const std::string suffix = ".weight";
-  return kind == ParamKind::Conv || kind == ParamKind::Linear ||
-         (kind == ParamKind::Classifier && name.size() > suffix.size() &&
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+  const bool lars_weight = kind == ParamKind::Conv || kind == ParamKind::Linear ||
+                           (kind == ParamKind::Classifier && name.size() > suffix.size() &&
+                            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+  return static_cast<uint8_t>((scale_invariant ? kernels::kLayerScaleInvariant : 0) |
+                              (lars_weight ? kernels::kLayerLarsWeight : 0));
 }
 
 LrController::LrController(ScheduleConfig schedule, LrControlConfig control)
@@ -73,40 +76,19 @@ LrController::LrController(ScheduleConfig schedule, LrControlConfig control)
 }
 
 double LrController::decide(int64_t step, std::vector<LayerStats>& layers) {
-  const double target = scheduled_lr(schedule_, step);
-  double global = target;
-  for (LayerStats& l : layers) l.lr = target;
-  switch (control_.kind) {
-    case LrControl::None:
-      break;
-    case LrControl::CriticalWarmup: {
-      const SpreadStats s = summarize_spread(layers);
-      if (s.layers > 0 && s.critical_lr > 0) global = std::min(target, s.critical_lr);
-      for (LayerStats& l : layers) l.lr = global;
-      break;
-    }
-    case LrControl::UniformElr: {
-      if (reference_elr_ <= 0) {
-        std::vector<double> es;
-        for (const LayerStats& l : layers)
-          if (l.scale_invariant && l.e() > 0) es.push_back(l.e());
-        if (!es.empty()) {
-          std::nth_element(es.begin(), es.begin() + es.size() / 2, es.end());
-          reference_elr_ = schedule_.lr * es[es.size() / 2];
-        }
-      }
-      const double elr_target = reference_elr_ * (target / schedule_.lr);
-      for (LayerStats& l : layers)
-        if (l.scale_invariant && l.e() > 0) l.lr = elr_target / l.e();
-      break;
-    }
-    case LrControl::Lars: {
-      for (LayerStats& l : layers) {
-        if (is_lars_weight(l.kind, l.name) && l.g2 > 0 && l.w2 > 0) l.lr = target * control_.lars_trust * std::sqrt(l.w2 / l.g2);
-      }
-      break;
-    }
+  const size_t n = layers.size();
+  std::vector<kernels::TensorStats> stats(n);
+  std::vector<uint8_t> flags(n);
+  for (size_t i = 0; i < n; ++i) {
+    const LayerStats& l = layers[i];
+    stats[i] = {l.w2, l.g2, l.gw, l.v2};
+    flags[i] = lr_control_flags(l.scale_invariant, l.kind, l.name);
   }
+  std::vector<double> lrs(n);
+  const double global = kernels::lr_control_rule(static_cast<int>(n), stats.data(), flags.data(), control_.kind,
+                                                 scheduled_lr(schedule_, step), schedule_.lr, control_.lars_trust,
+                                                 &reference_elr_, lrs.data());
+  for (size_t i = 0; i < n; ++i) layers[i].lr = lrs[i];
   return global;
 }
 

@@ -1,11 +1,12 @@
 // Learning-rate control: a global schedule (constant, step, cosine, with linear warm-up) and a
 // controller that turns it into per-layer learning rates from this step's statistics
-// (docs/metrics.md describes each).
+// (docs/outputs.md describes each).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "kernels/kernels.h"
 #include "optim/layer_stats.h"
 
 namespace elr {
@@ -24,16 +25,17 @@ struct ScheduleConfig {
 };
 double scheduled_lr(const ScheduleConfig& c, int64_t step);
 
-enum class LrControl { None, CriticalWarmup, UniformElr, Lars };
-LrControl parse_lr_control(const std::string& name);  // none | critical-warmup | uniform-elr | lars
-const char* lr_control_name(LrControl c);
+using kernels::LrControlKind;  // one enum of the control kinds, for the host and the device
+LrControlKind parse_lr_control(const std::string& name);  // none | critical-warmup | uniform-elr | lars
+const char* lr_control_name(LrControlKind c);
 
-// The tensors LARS rescales: conv and linear weights, and the classifier's weight (not biases or
-// BN parameters).
-bool is_lars_weight(ParamKind kind, const std::string& name);
+// A layer's flags for the LR-control rule (kernels/lr_control_rule.h): kLayerScaleInvariant, and
+// kLayerLarsWeight for the tensors LARS rescales: conv and linear weights, and the classifier's
+// weight (not biases or BN parameters).
+uint8_t lr_control_flags(bool scale_invariant, ParamKind kind, const std::string& name);
 
 struct LrControlConfig {
-  LrControl kind = LrControl::None;
+  LrControlKind kind = LrControlKind::None;
   double target_elr = 0;        // uniform-elr: 0 = lr x the median layer's e at step 0 (frozen)
   double lars_trust = 0.001;    // lars: trust coefficient
 };
@@ -42,7 +44,8 @@ class LrController {
  public:
   LrController(ScheduleConfig schedule, LrControlConfig control);
   // Writes every layer's lr into `layers` (from this step's statistics) and returns the global lr
-  // (the schedule's target, capped by the critical LR under critical-warmup).
+  // (the schedule's target, capped by the critical LR under critical-warmup): the rule of
+  // kernels/lr_control_rule.h, the same the device step runs.
   double decide(int64_t step, std::vector<LayerStats>& layers);
   double reference_elr() const { return reference_elr_; }
   void set_reference_elr(double v) { reference_elr_ = v; }  // restored on resume

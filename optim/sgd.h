@@ -1,5 +1,6 @@
 // SGD with momentum, nesterov and weight decay (torch.optim.SGD conventions), per-layer learning
-// rates, and the layer statistics taken before each update.
+// rates, and the layer statistics taken before each update: the host's optimizer. On a CUDA device
+// the update runs as DeviceSgdStep (optim/device_sgd.h) on these parameters and momentum buffers.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -21,8 +22,9 @@ class Sgd {
   Sgd(std::vector<Parameter*> params, SgdConfig config);
   // Measures every layer, lets `controller` choose the per-layer learning rates, applies the update
   // (recording |dW|^2 per layer) and clears the gradients. Returns the step's statistics; `global_lr`
-  // receives the controller's global lr.
-  std::vector<LayerStats> step(LrController& controller, double& global_lr);
+  // receives the controller's global lr. Parameters on the CPU. `stats_seconds`, when given,
+  // receives the time of the statistics and the LR control alone (the benchmark's share column).
+  std::vector<LayerStats> step(LrController& controller, double& global_lr, double* stats_seconds = nullptr);
   int64_t steps_taken() const { return steps_; }
   const std::vector<Parameter*>& params() const { return params_; }
   const SgdConfig& config() const { return config_; }
@@ -30,10 +32,6 @@ class Sgd {
   void set_steps_taken(int64_t s) { steps_ = s; }
 
  private:
-  // The same step for parameters on a CUDA device: statistics and the update run as multi-tensor
-  // kernels; the learning rates are decided on the host from the copied statistics.
-  std::vector<LayerStats> step_cuda(LrController& controller, double& global_lr);
-
   std::vector<Parameter*> params_;
   std::vector<Tensor> momentum_;  // undefined until the first step (PyTorch: v0 = g0)
   SgdConfig config_;

@@ -338,7 +338,7 @@ TEST_CASE("bad input: out-of-range and contradictory train options name the opti
   rejected(c, "--synthetic-size", "at least 4");
   c = base;
   c.target_elr = -0.1;
-  c.lr_control = LrControl::UniformElr;
+  c.lr_control = LrControlKind::UniformElr;
   rejected(c, "--target-elr", "must not be negative");
   c = base;
   c.target_elr = 0.1;

@@ -2,10 +2,13 @@
 // time, correct ones pass and are timed. Small shapes and 1-2 repeats; nothing asserts on speed.
 #include <catch2/catch.hpp>
 
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
 #include "bench/cpu/kernel_bench.h"
+#include "bench/cpu/step_bench.h"
 #include "bench/report.h"
 
 using namespace elr;
@@ -205,4 +208,30 @@ TEST_CASE("bench: the benchmarked conv layers are the ones build_model makes", "
   CHECK(avgpool_input(kernel_suite_nets()[0].second, 4).h == 8);
   CHECK(maxpool_inputs(kernel_suite_nets()[2].second, 4).size() == 5);
   CHECK(avgpool_input(kernel_suite_nets()[2].second, 4).h == 1);
+}
+
+TEST_CASE("bench: the CPU step row runs the training run's host step and keeps every timed step", "[bench][step]") {
+  StepNet net;
+  net.label = "plain-4";
+  net.model.name = "plain";
+  net.model.depth = 4;
+  net.model.width = 8;
+  net.model.in_channels = 3;
+  net.model.image_size = 8;
+  net.model.classes = 10;
+  net.batch = 4;
+  StepBenchConfig c;
+  c.threads = omp_get_max_threads();
+  c.rounds = 2;
+  c.steps_per_round = 2;
+  c.warmup = 1;
+  c.pytorch = false;
+  const StepRow row = bench_step(net, c);
+  CHECK(row.net == "plain-4");
+  CHECK(row.description.find("batch 4, 3x8x8") != std::string::npos);
+  CHECK(row.engine_s.size() == 4);
+  CHECK(row.stats_s.size() == 4);
+  CHECK(row.pytorch_s.empty());
+  CHECK(row.pytorch_error == "not run (--no-pytorch)");
+  CHECK(row.ratio == 0);  // no PyTorch time, no ratio
 }

@@ -93,7 +93,7 @@ TEST_CASE("cli: every train option reaches config.json, and config.json reads ba
   elr::add_train_options(app, parsed);
   app.parse(static_cast<int>(argv.size()), argv.data());
   CHECK(parsed.schedule == elr::ScheduleKind::Step);
-  CHECK(parsed.lr_control == elr::LrControl::UniformElr);
+  CHECK(parsed.lr_control == elr::LrControlKind::UniformElr);
   CHECK(parsed.on_divergence == elr::OnDivergence::Continue);
   CHECK(parsed.device == elr::Device::cuda(1));
   CHECK(!parsed.progress);

@@ -166,7 +166,7 @@ TEST_CASE("ode: critical-warmup decides the same step-0 learning rate as trainin
   c.steps = 2;
   c.lr = 5.0;  // far above the critical LR, so the cap is active
   c.momentum = 0;
-  c.lr_control = LrControl::CriticalWarmup;
+  c.lr_control = LrControlKind::CriticalWarmup;
   c.evaluate = false;
   c.progress = false;
   c.out = temp_dir("ode_critical");
@@ -174,7 +174,7 @@ TEST_CASE("ode: critical-warmup decides the same step-0 learning rate as trainin
   OdeConfig oc;
   oc.run_dir = c.out;
   const OdeComparison r = run_ode(oc);
-  CHECK(r.settings.lr_control == LrControl::CriticalWarmup);
+  CHECK(r.settings.lr_control == LrControlKind::CriticalWarmup);
   for (const OdeRow& row : r.rows) {
     REQUIRE(row.measured);
     if (row.step == 0) CHECK(row.elr_pred == Approx(row.elr_meas).epsilon(1e-9));

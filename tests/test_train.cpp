@@ -1,5 +1,5 @@
 // `elrscope train` end to end on the synthetic set: the run directory's files, layers.csv against
-// statistics recomputed independently from the tensors, and determinism.
+// statistics recomputed independently from the tensors of a replayed run, and determinism.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -11,8 +11,14 @@
 #include <map>
 #include <sstream>
 
+#include "engine/autograd.h"
 #include "engine/files.h"
+#include "engine/ops.h"
+#include "experiments/data/data_loader.h"
+#include "experiments/data/dataset.h"
 #include "experiments/run/train.h"
+#include "layers/models.h"
+#include "optim/sgd.h"
 #include "test_util.h"
 
 using namespace elr;
@@ -60,16 +66,36 @@ std::vector<std::map<std::string, std::string>> read_csv(const std::string& path
   return rows;
 }
 
-}  // namespace
+// |W|^2 and |g|^2 of every parameter before each update of the run `c` describes, from plain loops
+// over the tensors of a replay of that run: the same data, initialization and batches, a forward
+// and backward written out here, and the engine's SGD for the update.
+struct Replay {
+  std::map<std::pair<int64_t, std::string>, std::pair<double, double>> sums;  // (step, name) -> (w2, g2)
+  std::map<std::string, bool> scale_invariant;
+};
 
-TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[train]") {
-  const std::string dir = temp_dir("layers");
-  TrainConfig c = tiny_config(dir);
-  // Saved before every update: |W|^2 and |g|^2 per parameter, from plain loops here.
-  std::map<std::pair<int64_t, std::string>, std::pair<double, double>> saved;
-  std::map<std::string, bool> si;
-  train(c, nullptr, [&](int64_t step, const std::vector<Parameter*>& params) {
-    for (const Parameter* p : params) {
+Replay replay_run(const TrainConfig& c) {
+  const Dataset data = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, c.seed + 1000003);
+  ModelConfig mc = c.model;
+  mc.in_channels = data.channels;
+  mc.image_size = data.height;
+  mc.classes = data.classes;
+  std::shared_ptr<Module> model = build_model(mc);
+  model->reset_parameters(c.seed);
+  DataLoader loader(data, c.batch, c.seed, true, false, true, channel_normalization(data), false);
+  Sgd sgd(model->parameters(), SgdConfig{c.momentum, c.weight_decay, c.nesterov});
+  ScheduleConfig schedule;
+  schedule.kind = c.schedule;
+  schedule.lr = c.lr;
+  schedule.total_steps = c.steps;
+  LrController controller(schedule, LrControlConfig{});
+  Replay r;
+  for (int64_t step = 0; step < c.steps; ++step) {
+    const Batch b = loader.next();
+    autograd::tape().clear();
+    const ops::LossResult loss = ops::cross_entropy(model->forward(b.images), b.labels);
+    autograd::tape().backward(loss.loss);
+    for (const Parameter* p : sgd.params()) {
       double w2 = 0, g2 = 0;
       const float* w = p->value.data();
       const float* g = p->value.grad().data();
@@ -77,10 +103,24 @@ TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[
         w2 += static_cast<double>(w[i]) * w[i];
         g2 += static_cast<double>(g[i]) * g[i];
       }
-      saved[{step, p->name}] = {w2, g2};
-      si[p->name] = p->scale_invariant;
+      r.sums[{step, p->name}] = {w2, g2};
+      r.scale_invariant[p->name] = p->scale_invariant;
     }
-  });
+    double global_lr = 0;
+    sgd.step(controller, global_lr);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[train]") {
+  const std::string dir = temp_dir("layers");
+  TrainConfig c = tiny_config(dir);
+  train(c);
+  const Replay replay = replay_run(c);
+  const auto& saved = replay.sums;
+  const auto& si = replay.scale_invariant;
   auto rows = read_csv(dir + "/layers.csv");
   REQUIRE(rows.size() == saved.size());
   std::map<int64_t, std::pair<double, double>> elr_range;  // step -> (min, max) over SI layers
@@ -91,7 +131,7 @@ TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[
     INFO(row["name"] << " at step " << step);
     CHECK(std::stod(row["w2"]) == Approx(w2).epsilon(1e-9));
     CHECK(std::stod(row["g2"]) == Approx(g2).epsilon(1e-9));
-    CHECK((row["scale_invariant"] == "1") == si[row["name"]]);
+    CHECK((row["scale_invariant"] == "1") == si.at(row["name"]));
     if (row["scale_invariant"] == "1") {
       ++si_rows;
       const double lr = std::stod(row["lr"]);
@@ -116,6 +156,7 @@ TEST_CASE("train: layers.csv matches statistics recomputed from the tensors", "[
   CHECK(lines == 5);
   auto summary = read_json(dir + "/summary.json");
   CHECK(summary["steps"] == 5);
+  CHECK(summary["step_mode"] == "cpu");
   CHECK(summary["test_accuracy"].is_number());
   auto config = read_json(dir + "/config.json");
   CHECK(config["model"] == "plain");

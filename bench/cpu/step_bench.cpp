@@ -13,10 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/cpu/kernel_bench.h"
-#include "engine/autograd.h"
 #include "engine/error.h"
-#include "engine/ops.h"
-#include "optim/sgd.h"
+#include "optim/host_train_step.h"
 
 namespace elr::bench {
 
@@ -63,24 +61,22 @@ std::string default_pytorch_script() { return std::string(ELR_SOURCE_DIR) + "/be
 // ---- the engine's step ---------------------------------------------------------------------------
 struct EngineStep::State {
   std::shared_ptr<Module> model;
-  std::vector<Parameter*> params;
   std::unique_ptr<Sgd> sgd;
-  std::unique_ptr<LrController> controller;
-  std::vector<Tensor> images, labels;  // a few fixed batches, used in turn
-  int64_t step = 0;
+  std::unique_ptr<HostTrainStep> step;
+  std::vector<Batch> batches;  // a few fixed batches, used in turn
+  size_t next = 0;
 };
 
 EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.model = build_model(net.model);
   s.model->reset_parameters(seed);
-  s.params = s.model->parameters();
   // The default run's optimizer: SGD lr 0.1, momentum 0.9, constant schedule, no LR control.
-  s.sgd = std::make_unique<Sgd>(s.params, SgdConfig{0.9, 0.0, false});
+  s.sgd = std::make_unique<Sgd>(s.model->parameters(), SgdConfig{0.9, 0.0, false});
   ScheduleConfig sched;
   sched.lr = 0.1;
   sched.total_steps = 1000000;
-  s.controller = std::make_unique<LrController>(sched, LrControlConfig{});
+  s.step = std::make_unique<HostTrainStep>(*s.model, *s.sgd, sched, LrControlConfig{});
   std::mt19937 gen(static_cast<uint32_t>(seed + 17));
   std::normal_distribution<float> normal;
   std::uniform_int_distribution<int32_t> label(0, net.model.classes - 1);
@@ -90,8 +86,11 @@ EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_uni
     for (float& v : x) v = normal(gen);
     std::vector<int32_t> y(net.batch);
     for (int32_t& v : y) v = label(gen);
-    s.images.push_back(Tensor::from_vector(shape, x));
-    s.labels.push_back(Tensor::from_labels(y));
+    Batch batch;
+    batch.images = Tensor::from_vector(shape, x);
+    batch.labels = Tensor::from_labels(y);
+    batch.index_in_epoch = b;
+    s.batches.push_back(std::move(batch));
   }
 }
 
@@ -99,35 +98,22 @@ EngineStep::~EngineStep() = default;
 
 EngineStepTimes EngineStep::run() {
   State& s = *state_;
-  const size_t b = static_cast<size_t>(s.step % static_cast<int64_t>(s.images.size()));
-  EngineStepTimes t;
-  // The step exactly as experiments/train.cpp runs it, without data loading and logging.
+  // The step as train.cpp runs it (the same HostTrainStep), then the spread summary its log line
+  // needs; without data loading and logging.
+  s.step->enqueue(s.batches[s.next++ % s.batches.size()]);
+  const std::vector<StepRecord> records = s.step->take_records(true);
+  ELR_CHECK(records.size() == 1, "EngineStep: {} records from one host step", records.size());
   const auto t0 = Clock::now();
-  autograd::tape().clear();
-  Tensor logits = s.model->forward(s.images[b]);
-  ops::LossResult loss = ops::cross_entropy(logits, s.labels[b]);
-  t.forward_s = since(t0);
-  const auto t1 = Clock::now();
-  autograd::tape().backward(loss.loss);
-  t.backward_s = since(t1);
-  {
-    // The statistics + LR-control part of the update, repeated alone (same gradients) for its share.
-    autograd::NoGradGuard no_grad;
-    const auto ts = Clock::now();
-    std::vector<LayerStats> layers = measure_layers(s.params, s.sgd->momentum_buffers());
-    s.controller->decide(s.step, layers);
-    const SpreadStats spread = summarize_spread(layers);
-    t.stats_s = since(ts);
-    (void)spread;
-  }
-  const auto t2 = Clock::now();
-  double global_lr = 0;
-  const std::vector<LayerStats> layers = s.sgd->step(*s.controller, global_lr);
-  const SpreadStats spread = summarize_spread(layers);
-  t.update_s = since(t2);
+  const SpreadStats spread = summarize_spread(records[0].layers);
+  const double spread_s = since(t0);
   (void)spread;
+  const StepTimes& st = s.step->last_times();
+  EngineStepTimes t;
+  t.forward_s = st.forward_s;
+  t.backward_s = st.backward_s;
+  t.update_s = st.update_s + spread_s;
+  t.stats_s = st.stats_s + spread_s;
   t.step_s = t.forward_s + t.backward_s + t.update_s;
-  ++s.step;
   return t;
 }
 

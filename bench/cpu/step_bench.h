@@ -27,10 +27,11 @@ struct EngineStepTimes {
   double forward_s = 0;    // forward + loss
   double backward_s = 0;
   double update_s = 0;     // Sgd::step (statistics, LR control, update) + the spread summary
-  double stats_s = 0;      // the statistics + LR control + spread summary alone (timed separately)
+  double stats_s = 0;      // the statistics + LR control + spread summary alone (part of update_s)
 };
 
-// The engine's training step on fixed synthetic batches (normal inputs, uniform labels).
+// The engine's training step (HostTrainStep, as `elrscope train` runs it on the CPU) on fixed
+// synthetic batches (normal inputs, uniform labels).
 class EngineStep {
  public:
   EngineStep(const StepNet& net, uint64_t seed = 0);

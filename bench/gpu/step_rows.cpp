@@ -14,8 +14,8 @@
 #include "engine/error.h"
 #include "layers/models.h"
 #include "optim/batch.h"
-#include "optim/device_train_step.h"
 #include "optim/sgd.h"
+#include "optim/train_step.h"
 
 namespace elr::bench::gpu {
 
@@ -56,7 +56,7 @@ std::vector<Batch> synthetic_batches(const StepNet& net, uint64_t seed) {
   return out;
 }
 
-// One engine: its own model, optimizer and CudaTrainStep (eager or graph).
+// One engine: its own model, optimizer and training step on the CUDA device (eager or graph).
 class EngineSide {
  public:
   EngineSide(const StepNet& net, bool graph, int64_t total_steps) {
@@ -70,7 +70,7 @@ class EngineSide {
     CudaStepOptions options;
     options.cuda_graph = graph;
     const Shape image_shape = {net.batch, net.model.in_channels, net.model.image_size, net.model.image_size};
-    step_ = std::make_unique<CudaTrainStep>(*model_, *sgd_, schedule, LrControlConfig{}, 0.0, 0, image_shape, options);
+    step_ = make_train_step(*model_, *sgd_, schedule, LrControlConfig{}, 0.0, image_shape, options);
   }
   // Enqueues `count` steps and waits for them.
   void run_untimed(const std::vector<Batch>& batches, int count) {
@@ -84,13 +84,13 @@ class EngineSide {
     step_->take_records(true);
     return std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  bool graph_active() const { return step_->graph_active(); }
+  bool graph_active() const { return step_->mode() == "cuda graph"; }
   std::string graph_note() const { return step_->graph_note(); }
 
  private:
   std::shared_ptr<Module> model_;
   std::unique_ptr<Sgd> sgd_;
-  std::unique_ptr<CudaTrainStep> step_;
+  std::unique_ptr<TrainStep> step_;
   size_t next_ = 0;
 };
 

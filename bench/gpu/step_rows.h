@@ -1,6 +1,7 @@
-// Whole-step rows of `elrscope bench --suite gpu-step`: the engine's CUDA step (CudaTrainStep) eager
-// and replayed as a CUDA graph, PyTorch eager on the same GPU (TF32 off), and the statistics +
-// LR-control kernels alone on the net's parameter list. Blocks interleaved round by round.
+// Whole-step rows of `elrscope bench --suite gpu-step`: the engine's training step on the CUDA
+// device (make_train_step's CudaTrainStep) eager and replayed as a CUDA graph, PyTorch eager on the
+// same GPU (TF32 off), and the statistics + LR-control kernels alone on the net's parameter list.
+// Blocks interleaved round by round.
 #pragma once
 #include <functional>
 #include <string>

@@ -17,8 +17,8 @@
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/progress.h"
 #include "experiments/run/run_logs.h"
-#include "optim/device_train_step.h"
 #include "optim/sgd.h"
+#include "optim/train_step.h"
 
 namespace elr {
 
@@ -63,25 +63,6 @@ double evaluate(Module& model, const Dataset& test, const Normalization& norm, i
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }
 
-// One step on the host's schedule: forward, loss, backward, then Sgd::step, which reads the
-// statistics back (the CPU backend, and CUDA when a pre-update hook needs the gradients).
-StepRecord synchronous_step(Module& model, Sgd& sgd, LrController& controller, const Batch& batch, Device device,
-                            int64_t step, const PreUpdateHook& pre_update) {
-  autograd::tape().clear();
-  Tensor logits = model.forward(batch.images.to(device));
-  ops::LossResult loss = ops::cross_entropy(logits, batch.labels.to(device));
-  StepRecord r;
-  r.step = step;
-  r.epoch = batch.epoch;
-  r.batch_size = batch.labels.numel();
-  r.loss = loss.loss.to_vector()[0];
-  r.correct = loss.correct_on_host();
-  autograd::tape().backward(loss.loss);
-  if (pre_update) pre_update(step, sgd.params());
-  r.layers = sgd.step(controller, r.global_lr);
-  return r;
-}
-
 }  // namespace
 
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
@@ -90,7 +71,7 @@ bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   return step < 200 || step % 10 == 0;
 }
 
-TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateHook& pre_update) {
+TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   validate_train_config(cfg);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   TrainResult result;
@@ -139,16 +120,16 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   LrControlConfig ctrl;
   ctrl.kind = cfg.lr_control;
   ctrl.target_elr = cfg.target_elr;
-  LrController controller(sched, ctrl);
 
   const std::string checkpoint_path = result.run_dir + "/" + kCheckpointFile;
   TrainState state;
+  double reference_elr = ctrl.target_elr;
   if (cfg.resume) {
     state = load_checkpoint(checkpoint_path, *model, sgd);
     if (state.next_step > total)
       throw UserError(fmt::format("--resume: checkpoint '{}' is at step {}, past the run's {} steps", checkpoint_path,
                                   state.next_step, total));
-    controller.set_reference_elr(state.reference_elr);
+    reference_elr = state.reference_elr;
     loader.seek(state.data_epoch, state.data_index);
     truncate_run_logs(result.run_dir, state.next_step);
   } else {
@@ -157,21 +138,18 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   LineWriter metrics(result.run_dir + "/metrics.jsonl", cfg.resume);
   LineWriter layers_csv(result.run_dir + "/layers.csv", cfg.resume);
   if (!cfg.resume) layers_csv.write_line(layers_csv_header());
-  std::unique_ptr<CudaTrainStep> cuda_step;
-  result.step_mode = device.is_cpu() ? "cpu" : "cuda synchronous";
-  if (device.is_cuda() && !pre_update) {
-    CudaStepOptions options;
-    options.cuda_graph = cfg.cuda_graph;
-    const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
-    cuda_step = std::make_unique<CudaTrainStep>(*model, sgd, sched, ctrl, controller.reference_elr(), state.next_step,
-                                                image_shape, options);
-  }
+  CudaStepOptions cuda_options;
+  cuda_options.cuda_graph = cfg.cuda_graph;
+  const Shape image_shape = {cfg.batch, data.train.channels, data.train.height, data.train.width};
+  // The CPU-or-device choice, once: the step for the device the model is on.
+  const std::unique_ptr<TrainStep> train_step =
+      make_train_step(*model, sgd, sched, ctrl, reference_elr, image_shape, cuda_options);
 
   auto checkpoint = [&](int64_t next_step) {
     state.next_step = next_step;
     state.data_epoch = loader.next_epoch();
     state.data_index = loader.next_index();
-    state.reference_elr = cuda_step ? cuda_step->reference_elr() : controller.reference_elr();
+    state.reference_elr = train_step->reference_elr();
     save_checkpoint(checkpoint_path, *model, sgd, state, config_json);
   };
 
@@ -208,26 +186,19 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook, const PreUpdateH
   for (int64_t step = state.next_step; step < total; ++step) {
     Batch batch = loader.next();
     const bool checkpoint_due = cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && step + 1 < total;
-    std::vector<StepRecord> records;
-    if (cuda_step) {
-      cuda_step->enqueue(batch);
-      // The records come every few steps; all of them before a checkpoint and at the end.
-      records = cuda_step->take_records(checkpoint_due || step + 1 == total);
-    } else {
-      records.push_back(synchronous_step(*model, sgd, controller, batch, device, step, pre_update));
-    }
+    train_step->enqueue(batch);
+    // On a device the records come every few steps; all of them before a checkpoint and at the end.
+    const std::vector<StepRecord> records = train_step->take_records(checkpoint_due || step + 1 == total);
     bool go_on = true;
     for (const StepRecord& r : records)
       if (go_on) go_on = consume(r);
     if (!go_on) break;
     if (!result.diverged && checkpoint_due) checkpoint(step + 1);
   }
-  if (cuda_step) {
-    result.step_mode = cuda_step->graph_active() ? "cuda graph" : "cuda eager";
-    result.cuda_graph_note = cuda_step->graph_note();
-    if (cfg.cuda_graph && !cuda_step->graph_active())
-      std::fprintf(stderr, "elrscope: the step ran without a CUDA graph: %s\n", result.cuda_graph_note.c_str());
-  }
+  result.step_mode = train_step->mode();
+  result.cuda_graph_note = train_step->graph_note();
+  if (cfg.cuda_graph && result.step_mode == "cuda eager")
+    std::fprintf(stderr, "elrscope: the step ran without a CUDA graph: %s\n", result.cuda_graph_note.c_str());
   if (!result.diverged) checkpoint(result.steps);
   progress.finish();
   result.seconds = progress.elapsed_seconds();

@@ -25,7 +25,7 @@ struct TrainResult {
   std::string divergence;      // what was non-finite, and where
   double seconds = 0;
   double steps_per_second = 0;
-  std::string step_mode;       // "cpu", "cuda graph", "cuda eager" or "cuda synchronous"
+  std::string step_mode;       // "cpu", "cuda graph" or "cuda eager"
   std::string cuda_graph_note; // why a CUDA run has no graph ("" when it has one)
 };
 
@@ -33,10 +33,6 @@ struct TrainResult {
 // the statistics reach the host every few steps, so the calls come in bursts, in step order.
 using StepHook = std::function<void(int64_t step, double loss, const std::vector<LayerStats>& layers)>;
 
-// Called after the backward and before the update, with the parameters (values and .grad()).
-// On a CUDA device it makes every step synchronous (no graph, statistics copied each step).
-using PreUpdateHook = std::function<void(int64_t step, const std::vector<Parameter*>& params)>;
-
-TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr, const PreUpdateHook& pre_update = nullptr);
+TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr);
 
 }  // namespace elr

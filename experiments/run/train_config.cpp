@@ -86,7 +86,7 @@ void validate_train_config(const TrainConfig& c) {
   for_each_train_option(c, [](const TrainOption& o, const auto& value) { check_option_value(o, value); });
   if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
   if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
-  if (c.target_elr > 0 && c.lr_control != LrControl::UniformElr)
+  if (c.target_elr > 0 && c.lr_control != LrControlKind::UniformElr)
     throw UserError("--target-elr: only used with --lr-control uniform-elr");
   if (c.tf32 && !c.device.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
   std::string why;

@@ -36,7 +36,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   ScheduleKind schedule = ScheduleKind::Cosine;  // cosine: to 0 over the run
   int64_t warmup_steps = 0;
-  LrControl lr_control = LrControl::None;
+  LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0.0;
   uint64_t seed = 0;
   int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
@@ -157,11 +157,11 @@ const TrainOption& train_option(const std::string& flag);
 // The words of the named settings, the same on the command line and in config.json. parse_setting
 // throws UserError naming the option.
 inline std::string setting_text(ScheduleKind v) { return schedule_kind_name(v); }
-inline std::string setting_text(LrControl v) { return lr_control_name(v); }
+inline std::string setting_text(LrControlKind v) { return lr_control_name(v); }
 inline std::string setting_text(OnDivergence v) { return on_divergence_name(v); }
 std::string setting_text(const Device& v);  // cpu, cuda (device 0) or cuda:N
 inline void parse_setting(const std::string& text, ScheduleKind& v) { v = parse_schedule_kind(text); }
-inline void parse_setting(const std::string& text, LrControl& v) { v = parse_lr_control(text); }
+inline void parse_setting(const std::string& text, LrControlKind& v) { v = parse_lr_control(text); }
 inline void parse_setting(const std::string& text, OnDivergence& v) { v = parse_on_divergence(text); }
 void parse_setting(const std::string& text, Device& v);
 

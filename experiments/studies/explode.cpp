@@ -13,10 +13,10 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/files.h"
-#include "engine/ops.h"
 #include "experiments/data/data_loader.h"
 #include "experiments/run/progress.h"
 #include "layers/models.h"
+#include "optim/host_train_step.h"
 
 namespace elr {
 
@@ -131,23 +131,6 @@ class BackwardAmplification {
   std::unordered_map<const void*, double> pending_bn_;  // BN input (a conv's output) -> ln amplification
 };
 
-// Installs the observer for one backward pass and removes it again, also on errors.
-class ObserverScope {
- public:
-  explicit ObserverScope(BackwardAmplification& a) : a_(a) {
-    autograd::tape().set_observer([this](const autograd::Node& n) { a_.observe(n); });
-  }
-  ~ObserverScope() {
-    autograd::tape().set_observer(nullptr);
-    a_.end_pass();
-  }
-  ObserverScope(const ObserverScope&) = delete;
-  ObserverScope& operator=(const ObserverScope&) = delete;
-
- private:
-  BackwardAmplification& a_;
-};
-
 std::string amp_text(double v) { return v > 0 ? fmt::format("{:.4f}", v) : std::string("-"); }
 std::string csv_amp(double v) { return v > 0 ? format_double(v) : std::string(); }
 
@@ -242,16 +225,12 @@ ExplodeResult run_explode(const ExplodeConfig& c) {
 
       DataLoader loader(data, c.batch, c.seeds[s], true, false, true, norm, false);
       BackwardAmplification amp(params);
+      Sgd sgd(params, SgdConfig{});  // never steps: the gradients are taken at initialization
+      HostTrainStep step(*model, sgd);
       for (int64_t b = 0; b < c.batches; ++b) {
         const Batch batch = loader.make_batch(b / loader.batches_per_epoch(), b % loader.batches_per_epoch());
-        for (Parameter* p : params) p->value.reset_grad();
-        autograd::tape().clear();
-        const Tensor logits = model->forward(batch.images);
-        const ops::LossResult loss = ops::cross_entropy(logits, batch.labels);
-        {
-          ObserverScope scope(amp);
-          autograd::tape().backward(loss.loss);
-        }
+        step.gradients(batch, [&](const autograd::Node& n) { amp.observe(n); });
+        amp.end_pass();
         for (size_t k = 0; k < layers.size(); ++k) {
           const Parameter& p = *params[layers[k].param_index];
           ELR_CHECK(p.value.has_grad(), "explode: parameter '{}' got no gradient", p.name);
@@ -261,7 +240,6 @@ ExplodeResult run_explode(const ExplodeConfig& c) {
         }
         progress.update(++done, fmt::format("{}-{} seed {} batch {}/{}", c.model, depth, c.seeds[s], b + 1, c.batches));
       }
-      for (Parameter* p : params) p->value.reset_grad();
       for (size_t k = 0; k < layers.size(); ++k) {
         const auto& bs = amp.bn_ln[layers[k].param_index];
         const auto& cs = amp.conv_ln[layers[k].param_index];

@@ -27,7 +27,7 @@ struct OdeSettings {
   ScheduleKind schedule = ScheduleKind::Constant;
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;      // of the schedule (cosine, step milestones)
-  LrControl lr_control = LrControl::None;
+  LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0;
   double grad_corr = 0;         // assumed cosine between g_t and the part of v_{t-1} orthogonal to W_t
   int64_t steps = 100;          // predict steps 0..steps
@@ -50,7 +50,7 @@ struct OdeConfig {
   double lr = -1;            // < 0: the run's (explode: 0.1)
   double momentum = -1;      // < 0: the run's (explode: 0)
   double weight_decay = -1;  // < 0: the run's (explode: 0)
-  std::optional<LrControl> lr_control;  // none given: the run's (explode: none)
+  std::optional<LrControlKind> lr_control;  // none given: the run's (explode: none)
   double grad_corr = 0;
   int64_t steps = -1;        // < 0: the run's last logged step (explode: 100)
   std::string out;           // empty: RUN/ode.csv, or ode-depth<D>.csv next to the explode file

@@ -532,7 +532,17 @@ std::vector<elr::LayerStats> make_layers(uint64_t seed, int count) {
   }
   layers[1].w2 = 0;  // e = 0: left out of every decision
   layers[5].g2 = 0;
+  layers[6].w2 = layers[0].w2;  // two scale-invariant layers with the same e (a tie for the median)
+  layers[6].g2 = layers[0].g2;
+  layers[10].g2 = INFINITY;  // e = inf: no finite ELR (critical-warmup), lr 0 (uniform-elr, lars)
   return layers;
+}
+
+// The bit patterns, so that the comparison tells -0 from 0 and would catch a NaN.
+std::vector<uint64_t> bits_of(const std::vector<double>& values) {
+  std::vector<uint64_t> out(values.size());
+  std::memcpy(out.data(), values.data(), values.size() * sizeof(double));
+  return out;
 }
 
 uint8_t layer_flags(const elr::LayerStats& l) {
@@ -542,10 +552,11 @@ uint8_t layer_flags(const elr::LayerStats& l) {
   return uint8_t((l.scale_invariant ? k::kLayerScaleInvariant : 0) | (weight ? k::kLayerLarsWeight : 0));
 }
 
-TEST_CASE("cuda LR control matches LrController::decide", "[cuda_ops][lr_control]") {
-  static_assert(int(k::LrControlKind::Lars) == int(elr::LrControl::Lars), "kinds in the same order");
-  for (elr::LrControl kind : {elr::LrControl::None, elr::LrControl::CriticalWarmup, elr::LrControl::UniformElr,
-                              elr::LrControl::Lars}) {
+TEST_CASE("cuda LR control gives the same bits as LrController::decide for every kind", "[cuda_ops][lr_control]") {
+  // Both run kernels/lr_control_rule.h: the device's learning rates, global lr and uniform-elr
+  // reference are the host's, bit for bit.
+  for (k::LrControlKind kind : {k::LrControlKind::None, k::LrControlKind::CriticalWarmup,
+                                k::LrControlKind::UniformElr, k::LrControlKind::Lars}) {
     for (int layer_count : {11, 14}) {  // odd and even numbers of scale-invariant layers (median)
       for (double base_lr : {0.1, 50.0}) {  // critical LR above and below the target
         INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr);
@@ -568,7 +579,7 @@ TEST_CASE("cuda LR control matches LrController::decide", "[cuda_ops][lr_control
           }
           const double want_global = controller.decide(step, layers);
           k::LrControlArgs args;
-          args.kind = k::LrControlKind(int(kind));
+          args.kind = kind;
           args.target_lr = elr::scheduled_lr(schedule, step);
           args.base_lr = schedule.lr;
           args.lars_trust = config.lars_trust;
@@ -579,11 +590,9 @@ TEST_CASE("cuda LR control matches LrController::decide", "[cuda_ops][lr_control
                              d_global.get(), nullptr);
           std::vector<double> want_lrs;
           for (const auto& l : layers) want_lrs.push_back(l.lr);
-          check_close("per-layer lr", d_lrs.download(), want_lrs, 1e-13, 1e-300);
-          check_close("global lr", d_global.download(), std::vector<double>{want_global}, 1e-13, 1e-300);
-          if (kind == elr::LrControl::UniformElr)
-            check_close("reference elr", reference.download(), std::vector<double>{controller.reference_elr()},
-                        1e-13, 1e-300);
+          CHECK(bits_of(d_lrs.download()) == bits_of(want_lrs));
+          CHECK(bits_of(d_global.download()) == bits_of({want_global}));
+          CHECK(bits_of(reference.download()) == bits_of({controller.reference_elr()}));
         }
       }
     }
