@@ -78,7 +78,10 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   result.run_dir = cfg.out.empty() ? default_run_dir(cfg) : cfg.out;
   make_directories(result.run_dir);
 
-  DataSets data = load_data(cfg);
+  DataSets data = [&] {
+    PhaseLine line("loading " + cfg.dataset, cfg.progress);
+    return load_data(cfg);
+  }();
   ModelConfig mc = cfg.model;
   mc.in_channels = data.train.channels;
   mc.image_size = data.train.height;
@@ -206,7 +209,10 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   result.train_accuracy = state.seen ? static_cast<double>(state.correct) / state.seen : 0;
   if (result.diverged) std::fprintf(stderr, "elrscope: diverged: %s\n", result.divergence.c_str());
 
-  if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
+  if (cfg.evaluate && !result.diverged) {
+    PhaseLine line("evaluating on the test set", cfg.progress);
+    result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
+  }
 
   write_run_summary(result.run_dir + "/summary.json", run_summary(result, total));
   return result;
