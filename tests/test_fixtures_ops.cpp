@@ -19,6 +19,10 @@
 
 using namespace elr;
 using namespace elr::testing;
+using kernels::Closeness;
+using kernels::evaluate_closeness;
+using kernels::format_index;
+using kernels::glob_match;
 
 namespace {
 

@@ -1,8 +1,8 @@
-// Every tolerance the tests compare results with, in one table, looked up by tensor name.
+// Every tolerance results are compared with, in one table, looked up by tensor name.
 //
 // A value passes when |actual - expected| <= atol * sqrt(reduction length) + rtol * |expected|
 // (the caller passes the length of the sum behind each output: fp32 rounding grows with it), and
-// the whole tensor passes when it also keeps sum (a - e)^2 / sum e^2 <= nmse.
+// the whole tensor passes when it also keeps sum (a - e)^2 / sum e^2 <= nmse (check.h).
 //
 // Rules are glob patterns ('*' matches any run of characters, dots included); the FIRST match
 // wins, so specific rules come before general ones and the last rule "*" is the default. The
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace elr::testing {
+namespace elr::kernels {
 
 struct Tolerance {
   double atol = 1e-6;   // per unit of sqrt(reduction length)
@@ -87,4 +87,4 @@ inline const ToleranceRule& tolerance_rule_for(const std::string& name) {
   return tolerance_rules().back();  // unreachable while the table ends with "*"
 }
 
-}  // namespace elr::testing
+}  // namespace elr::kernels
