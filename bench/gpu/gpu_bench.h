@@ -32,8 +32,8 @@ using bench::GpuKernelRow;
 using ConvForwardCuda = std::function<void(const Conv2dShape&, const float* x, const float* w, float* y, Stream)>;
 using ConvBackwardDataCuda =
     std::function<void(const Conv2dShape&, const float* dy, const float* w, float* dx, Stream)>;
-using ConvBackwardWeightCuda =
-    std::function<void(const Conv2dShape&, const float* x, const float* dy, float* dw, Stream)>;
+using ConvBackwardWeightCuda = std::function<void(const Conv2dShape&, const float* x, const float* dy, float* dw,
+                                                  kernels::Workspace, Stream)>;
 using BnForwardCuda = std::function<void(const BatchNormShape&, const BatchNormParams&, const float* x,
                                          const float* gamma, const float* beta, float* y, float* save_mean,
                                          float* save_invstd, float* running_mean, float* running_var, Stream)>;
@@ -57,7 +57,7 @@ using SgdUpdateCuda = std::function<void(const kernels::MultiTensorList&, const 
 using LinearForwardCuda =
     std::function<void(const LinearShape&, const float* x, const float* w, const float* b, float* y, Stream)>;
 using LinearBackwardCuda = std::function<void(const LinearShape&, const float* x, const float* w, const float* dy,
-                                              float* dx, float* dw, float* db, Stream)>;
+                                              float* dx, float* dw, float* db, kernels::Workspace, Stream)>;
 
 // The engine's CUDA kernels.
 struct GpuKernels {

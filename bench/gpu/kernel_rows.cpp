@@ -163,6 +163,8 @@ GpuKernelRow conv_backward_weight_row(RowRunner& rr, const ShapeUse<Conv2dShape>
   std::vector<float> dy_sparse(dy.size(), 0.0f);
   for (int i : images) std::copy(dy.begin() + i * per_out, dy.begin() + (i + 1) * per_out, dy_sparse.begin() + i * per_out);
   DeviceBuffer<float> dx(x), ddy(dy_sparse), ddw(weight_numel(s));
+  DeviceBuffer<char> workspace(kernels::conv2d_backward_weight_workspace_bytes(s));
+  const kernels::Workspace ws{workspace.get(), workspace.bytes()};
   const Conv2dShape small = with_batch(s, int(images.size()));
   const auto xs = gather_images<double>(x, numel(s) / s.n, images), dys = gather_images<double>(dy, per_out, images);
   std::vector<double> ref(weight_numel(s));
@@ -174,8 +176,8 @@ GpuKernelRow conv_backward_weight_row(RowRunner& rr, const ShapeUse<Conv2dShape>
   spec.nets = u.nets;
   spec.flop = conv_flop(s);
   spec.bytes = conv_bytes(s);
-  spec.ours = [&] { ours(s, dx.get(), ddy.get(), ddw.get(), st); };
-  spec.vendor = bind_if(vendor, [&] { vendor(s, dx.get(), ddy.get(), ddw.get(), st); });
+  spec.ours = [&] { ours(s, dx.get(), ddy.get(), ddw.get(), ws, st); };
+  spec.vendor = bind_if(vendor, [&] { vendor(s, dx.get(), ddy.get(), ddw.get(), ws, st); });
   spec.vendor_name = vendor_name;
   spec.before_validation = [&] { ddw.poison(st); };
   spec.check = [&] {
@@ -549,14 +551,16 @@ GpuKernelRow linear_backward_row(RowRunner& rr, const ShapeUse<LinearShape>& u, 
                                          ref_db.data());
   }
   DeviceBuffer<float> dx(x), dw(w), ddy(dy), ddx(nx), ddw(nw), ddb(s.out);
+  DeviceBuffer<char> workspace(kernels::linear_backward_workspace_bytes(s));
+  const kernels::Workspace ws{workspace.get(), workspace.bytes()};
   RowSpec spec;
   spec.kernel = "linear backward (dx, dW, db)";
   spec.shape = testing::case_name(s);
   spec.nets = u.nets;
   spec.flop = 4.0 * double(s.n) * s.in * s.out;
   spec.bytes = 4.0 * (2 * nx + 2 * nw + ny + s.out);
-  spec.ours = [&] { ours(s, dx.get(), dw.get(), ddy.get(), ddx.get(), ddw.get(), ddb.get(), st); };
-  spec.vendor = bind_if(vendor, [&] { vendor(s, dx.get(), dw.get(), ddy.get(), ddx.get(), ddw.get(), ddb.get(), st); });
+  spec.ours = [&] { ours(s, dx.get(), dw.get(), ddy.get(), ddx.get(), ddw.get(), ddb.get(), ws, st); };
+  spec.vendor = bind_if(vendor, [&] { vendor(s, dx.get(), dw.get(), ddy.get(), ddx.get(), ddw.get(), ddb.get(), ws, st); });
   spec.vendor_name = vendor_name;
   spec.before_validation = [&] {
     ddx.poison(st);

@@ -15,7 +15,8 @@ VendorKernels VendorPeers::kernels() {
   v.conv_backward_data = [this](const Conv2dShape& s, const float* dy, const float* w, float* dx, Stream) {
     cudnn_.conv2d_backward_data(s, dy, w, dx);
   };
-  v.conv_backward_weight = [this](const Conv2dShape& s, const float* x, const float* dy, float* dw, Stream) {
+  v.conv_backward_weight = [this](const Conv2dShape& s, const float* x, const float* dy, float* dw, kernels::Workspace,
+                                   Stream) {
     cudnn_.conv2d_backward_weight(s, x, dy, dw);
   };
   v.bn_forward = [this](const BatchNormShape& s, const BatchNormParams& p, const float* x, const float* gamma,
@@ -31,7 +32,8 @@ VendorKernels VendorPeers::kernels() {
     cublas_.linear_forward(s, x, w, b, y);
   };
   v.linear_backward = [this](const LinearShape& s, const float* x, const float* w, const float* dy, float* dx,
-                             float* dw, float* db, Stream) { cublas_.linear_backward(s, x, w, dy, dx, dw, db); };
+                             float* dw, float* db, kernels::Workspace,
+                             Stream) { cublas_.linear_backward(s, x, w, dy, dx, dw, db); };
   return v;
 }
 

@@ -122,7 +122,12 @@ std::vector<float> run_cuda(Pass pass, const Conv2dShape& sh, const std::vector<
   switch (pass) {
     case Pass::Forward: conv2d_forward_cuda(sh, da.get(), db.get(), dout->get(), nullptr); break;
     case Pass::BackwardData: conv2d_backward_data_cuda(sh, da.get(), db.get(), dout->get(), nullptr); break;
-    case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, da.get(), db.get(), dout->get(), nullptr); break;
+    case Pass::BackwardWeight: {
+      const size_t bytes = conv2d_backward_weight_workspace_bytes(sh);
+      DeviceBuffer workspace(bytes / sizeof(float) + 1);
+      conv2d_backward_weight_cuda(sh, da.get(), db.get(), dout->get(), Workspace{workspace.get(), bytes}, nullptr);
+      break;
+    }
   }
   return dout->download();
 }
@@ -295,7 +300,7 @@ TEST_CASE("conv2d CUDA entry points reject bad shapes", "[cuda][conv]") {
   Conv2dShape sh{1, 1, 2, 2, 0, 3, 3, 1, 1};
   CHECK_THROWS_AS(conv2d_forward_cuda(sh, buf.get(), buf.get(), buf.get(), nullptr), elr::Error);
   sh = Conv2dShape{1, 1, 1, 1, 1, 3, 3, 1, 0};  // 3x3 kernel on an unpadded 1x1 input
-  CHECK_THROWS_AS(conv2d_backward_weight_cuda(sh, buf.get(), buf.get(), buf.get(), nullptr), elr::Error);
+  CHECK_THROWS_AS(conv2d_backward_weight_cuda(sh, buf.get(), buf.get(), buf.get(), Workspace{}, nullptr), elr::Error);
   LinearShape lsh{0, 3, 4};
   CHECK_THROWS_AS(linear_forward_cuda(lsh, buf.get(), buf.get(), nullptr, buf.get(), nullptr), elr::Error);
 }
@@ -313,7 +318,10 @@ LinearResult run_linear_cuda(const LinearShape& sh, const std::vector<float>& x,
   auto y = nan_output(size_t(sh.n) * sh.out), dx = nan_output(x.size()), dw = nan_output(w.size()),
        db = nan_output(b.size());
   linear_forward_cuda(sh, dx_in.get(), dw_in.get(), db_in.get(), y->get(), nullptr);
-  linear_backward_cuda(sh, dx_in.get(), dw_in.get(), ddy.get(), dx->get(), dw->get(), db->get(), nullptr);
+  const size_t bytes = linear_backward_workspace_bytes(sh);
+  DeviceBuffer workspace(bytes / sizeof(float) + 1);
+  linear_backward_cuda(sh, dx_in.get(), dw_in.get(), ddy.get(), dx->get(), dw->get(), db->get(),
+                       Workspace{workspace.get(), bytes}, nullptr);
   return {y->download(), dx->download(), dw->download(), db->download()};
 }
 
@@ -407,7 +415,10 @@ TEST_CASE("linear backward skips null outputs and forward takes a null bias", "[
   DeviceBuffer dx_in(x), dw_in(w), ddy(dy);
   auto y = nan_output(35), dw = nan_output(42);
   linear_forward_cuda(sh, dx_in.get(), dw_in.get(), nullptr, y->get(), nullptr);
-  linear_backward_cuda(sh, dx_in.get(), dw_in.get(), ddy.get(), nullptr, dw->get(), nullptr, nullptr);
+  const size_t bytes = linear_backward_workspace_bytes(sh);
+  DeviceBuffer workspace(bytes / sizeof(float) + 1);
+  linear_backward_cuda(sh, dx_in.get(), dw_in.get(), ddy.get(), nullptr, dw->get(), nullptr,
+                       Workspace{workspace.get(), bytes}, nullptr);
   const std::vector<float> got_y = y->download(), got_dw = dw->download();
   for (int i = 0; i < sh.n; ++i)
     for (int o = 0; o < sh.out; ++o) {
