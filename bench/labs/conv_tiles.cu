@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,39 +35,6 @@ const char* pass_name(Pass p) {
   return p == Pass::Forward ? "fwd" : p == Pass::BackwardData ? "bwd-data" : "bwd-weight";
 }
 
-// Variant n launches pass p with tile configuration C (the weight gradient split as the library does).
-template <class C>
-void run_variant(Pass pass, const Conv2dShape& sh, const float* a, const float* b, float* out, Stream s) {
-  switch (pass) {
-    case Pass::Forward: gemm::launch_gemm<C>(conv::forward_problem(sh, a, b, out), 1, s); break;
-    case Pass::BackwardData:  // one GEMM per stride phase, as the library
-      for (int h0 = 0; h0 < sh.stride; ++h0)
-        for (int w0 = 0; w0 < sh.stride; ++w0) {
-          const auto p = conv::backward_data_problem(sh, a, b, out, h0, w0);
-          if (p.n > 0) gemm::launch_gemm<C>(p, 1, s);
-        }
-      break;
-    case Pass::BackwardWeight: {
-      const auto p = conv::backward_weight_problem(sh, a, b, out);
-      gemm::launch_gemm<C>(p, gemm::choose_splits<C>(p.m, p.n, p.kdim), s);
-      break;
-    }
-  }
-}
-
-struct Variant {
-  const char* name;
-  void (*run)(Pass, const Conv2dShape&, const float*, const float*, float*, Stream);
-};
-const Variant kVariants[] = {
-    {"v1 32x32x16 t2x2", run_variant<gemm::Tiles32>},
-    {"v2 64x64x16 t4x4", run_variant<gemm::Tiles64>},
-    {"v3 128x128x8 t8x8", run_variant<gemm::Tiles128>},
-    {"v4 64x64x8 t4x4", run_variant<gemm::TileConfig<64, 64, 8, 4, 4>>},
-    {"v5 128x64x8 t8x4", run_variant<gemm::TileConfig<128, 64, 8, 8, 4>>},
-    {"v6 64x32x16 t4x2", run_variant<gemm::TileConfig<64, 32, 16, 4, 2>>},
-};
-
 struct Buffer {
   float* ptr = nullptr;
   size_t count = 0;
@@ -83,6 +51,48 @@ struct Buffer {
     ELR_CUDA_CHECK(cudaMemcpy(h.data(), ptr, count * sizeof(float), cudaMemcpyDeviceToHost));
     return h;
   }
+};
+
+// The weight gradients' split-K scratch, grown to the largest request (one launch at a time here).
+Workspace workspace_for(size_t bytes) {
+  static std::unique_ptr<Buffer> buffer;
+  if (bytes == 0) return {};
+  if (!buffer || buffer->count * sizeof(float) < bytes) buffer = std::make_unique<Buffer>((bytes + 3) / sizeof(float));
+  return {buffer->ptr, buffer->count * sizeof(float)};
+}
+
+// Variant n launches pass p with tile configuration C (the weight gradient split as the library does).
+template <class C>
+void run_variant(Pass pass, const Conv2dShape& sh, const float* a, const float* b, float* out, Stream s) {
+  switch (pass) {
+    case Pass::Forward: gemm::launch_gemm<C>(conv::forward_problem(sh, a, b, out), 1, Workspace{}, s); break;
+    case Pass::BackwardData:  // one GEMM per stride phase, as the library
+      for (int h0 = 0; h0 < sh.stride; ++h0)
+        for (int w0 = 0; w0 < sh.stride; ++w0) {
+          const auto p = conv::backward_data_problem(sh, a, b, out, h0, w0);
+          if (p.n > 0) gemm::launch_gemm<C>(p, 1, Workspace{}, s);
+        }
+      break;
+    case Pass::BackwardWeight: {
+      const auto p = conv::backward_weight_problem(sh, a, b, out);
+      const int splits = gemm::choose_splits<C>(p.m, p.n, p.kdim);
+      gemm::launch_gemm<C>(p, splits, workspace_for(gemm::split_workspace_bytes<C>(p.m, p.n, p.kdim, splits)), s);
+      break;
+    }
+  }
+}
+
+struct Variant {
+  const char* name;
+  void (*run)(Pass, const Conv2dShape&, const float*, const float*, float*, Stream);
+};
+const Variant kVariants[] = {
+    {"v1 32x32x16 t2x2", run_variant<gemm::Tiles32>},
+    {"v2 64x64x16 t4x4", run_variant<gemm::Tiles64>},
+    {"v3 128x128x8 t8x8", run_variant<gemm::Tiles128>},
+    {"v4 64x64x8 t4x4", run_variant<gemm::TileConfig<64, 64, 8, 4, 4>>},
+    {"v5 128x64x8 t8x4", run_variant<gemm::TileConfig<128, 64, 8, 8, 4>>},
+    {"v6 64x32x16 t4x2", run_variant<gemm::TileConfig<64, 32, 16, 4, 2>>},
 };
 
 std::vector<float> random_values(size_t n, unsigned seed) {
@@ -219,7 +229,10 @@ int main(int argc, char** argv) {
         switch (pass) {
           case Pass::Forward: conv2d_forward_cuda(sh, a, b, out->ptr, s); break;
           case Pass::BackwardData: conv2d_backward_data_cuda(sh, a, b, out->ptr, s); break;
-          case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardWeight:
+            conv2d_backward_weight_cuda(sh, a, b, out->ptr,
+                                        workspace_for(conv2d_backward_weight_workspace_bytes(sh)), s);
+            break;
         }
       });
       set_cuda_conv_tf32(true);
@@ -227,7 +240,10 @@ int main(int argc, char** argv) {
         switch (pass) {
           case Pass::Forward: conv2d_forward_cuda(sh, a, b, out->ptr, s); break;
           case Pass::BackwardData: conv2d_backward_data_cuda(sh, a, b, out->ptr, s); break;
-          case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardWeight:
+            conv2d_backward_weight_cuda(sh, a, b, out->ptr,
+                                        workspace_for(conv2d_backward_weight_workspace_bytes(sh)), s);
+            break;
         }
       }, 1e-2);
       set_cuda_conv_tf32(false);
