@@ -24,15 +24,9 @@ double median_of(std::vector<double> v) {
 }  // namespace
 
 RowRunner::RowRunner(Stream stream, const GpuBenchOptions& options)
-    : stream_(stream), options_(options), flush_buffer_(flush_size(options)) {
-  ELR_CUDA_CHECK(cudaEventCreate(&start_));
-  ELR_CUDA_CHECK(cudaEventCreate(&stop_));
-}
+    : stream_(stream), options_(options), flush_buffer_(flush_size(options)) {}
 
-RowRunner::~RowRunner() {
-  if (start_) cudaEventDestroy(start_);
-  if (stop_) cudaEventDestroy(stop_);
-}
+RowRunner::~RowRunner() = default;
 
 void RowRunner::flush_l2() {
   if (flush_buffer_.size() == 0) return;
@@ -50,13 +44,7 @@ double RowRunner::validate(const RowSpec& spec, const std::function<void()>& cal
 
 double RowRunner::time_once(const std::function<void()>& call) {
   flush_l2();
-  ELR_CUDA_CHECK(cudaEventRecord(start_, stream_));
-  call();
-  ELR_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-  ELR_CUDA_CHECK(cudaEventSynchronize(stop_));
-  float ms = 0;
-  ELR_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-  return ms * 1e-3;
+  return timer_.seconds(stream_, call);
 }
 
 KernelRow RowRunner::run(const RowSpec& spec) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/gpu/device_buffer.h"
+#include "bench/gpu/event_timer.h"
 #include "bench/gpu/gpu_bench.h"
 
 namespace elr::bench::gpu {
@@ -42,7 +43,7 @@ class RowRunner {
   GpuBenchOptions options_;
   DeviceBuffer<char> flush_buffer_;
   int flush_value_ = 0;
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  EventTimer timer_;
 };
 
 }  // namespace elr::bench::gpu

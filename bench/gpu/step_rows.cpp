@@ -10,6 +10,7 @@
 #include "bench/cpu/kernel_bench.h"
 #include "bench/cpu/step_bench.h"
 #include "bench/gpu/device_buffer.h"
+#include "bench/gpu/event_timer.h"
 #include "bench/gpu/row_harness.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -103,29 +104,11 @@ StatsTiming time_stats_lr_control(const std::vector<int64_t>& sizes, int repeats
     kernels::lr_control_cuda(layers, stats.get(), flags.get(), args, reference_elr.get(), lrs.get(), global_lr.get(),
                              stream);
   };
-  cudaEvent_t start = nullptr, stop = nullptr;
-  ELR_CUDA_CHECK(cudaEventCreate(&start));
-  ELR_CUDA_CHECK(cudaEventCreate(&stop));
+  EventTimer timer;
   std::vector<double> times;
-  try {
-    run();
-    run();
-    for (int r = 0; r < std::max(repeats, 1); ++r) {
-      ELR_CUDA_CHECK(cudaEventRecord(start, stream));
-      run();
-      ELR_CUDA_CHECK(cudaEventRecord(stop, stream));
-      ELR_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      ELR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      times.push_back(ms * 1e-3);
-    }
-  } catch (...) {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    throw;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  run();
+  run();
+  for (int r = 0; r < std::max(repeats, 1); ++r) times.push_back(timer.seconds(stream, run));
   return {median_of(times), minimum_of(times)};
 }
 
