@@ -146,6 +146,8 @@ std::string git_revision() {
   return out.empty() ? "unknown" : out;
 }
 
+std::string version_text() { return fmt::format("{} (git {})", ELR_VERSION, git_revision()); }
+
 std::string format_double(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";

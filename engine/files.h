@@ -44,6 +44,8 @@ class LineWriter {
 
 // The source tree's short git revision ("unknown" outside a checkout), recorded with every result.
 std::string git_revision();
+// "0.1.0 (git abc1234)": the project's version and git_revision(), for --version.
+std::string version_text();
 
 // Compact number formatting for CSV and JSON: shortest text that reads back to the same double.
 std::string format_double(double v);

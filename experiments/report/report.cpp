@@ -162,15 +162,14 @@ const char* kPalette = "set palette defined (0 '#1b3a8c', 0.5 '#2ca25f', 1 '#e65
 
 void run_report(const std::string& dir, const std::string& out, bool plots, Document& doc, std::vector<PlotSpec>& specs,
                 ReportResult& result) {
-  const nlohmann::json config = path_exists(dir + "/config.json") ? read_json(dir + "/config.json") : nlohmann::json::object();
+  const nlohmann::json config = read_json(dir + "/config.json");
   std::optional<RunSummary> summary;  // none: the run has not finished
   if (path_exists(dir + "/summary.json")) summary = read_run_summary(dir + "/summary.json");
-  std::vector<MetricsRow> metrics;
-  if (path_exists(dir + "/metrics.jsonl")) metrics = read_metrics_jsonl(dir + "/metrics.jsonl");
+  const std::vector<MetricsRow> metrics = read_metrics_jsonl(dir + "/metrics.jsonl");
 
   // Per scale-invariant layer series from layers.csv.
   std::vector<LayerSeries> layers;
-  if (path_exists(dir + "/layers.csv")) {
+  {
     std::map<int64_t, LayerSeries> by_layer;
     for (const LayerRow& row : read_layers_csv(dir + "/layers.csv")) {
       if (!row.scale_invariant) continue;
@@ -198,6 +197,8 @@ void run_report(const std::string& dir, const std::string& out, bool plots, Docu
 
   doc.heading("Summary");
   if (!summary) doc.paragraph("The run has no summary.json: it has not finished (or was killed).");
+  if (summary && summary->interrupted)
+    doc.paragraph("The run was interrupted; `elrscope train --resume " + dir + "` continues it.");
   std::vector<std::vector<std::string>> sum_rows = {{"quantity", "value"}};
   if (summary) {
     sum_rows.push_back({"steps", std::to_string(summary->steps)});
@@ -502,10 +503,15 @@ ReportResult write_report(const ReportConfig& c) {
   ReportResult result;
   const std::string& dir = c.dir;
   result.is_sweep = path_exists(dir + "/sweep.json");
-  if (!result.is_sweep && !path_exists(dir + "/layers.csv") && !path_exists(dir + "/summary.json"))
-    throw UserError(fmt::format("report: '{}' is neither a run directory (layers.csv, summary.json) nor a sweep "
-                                "directory (sweep.json)",
+  if (!result.is_sweep && !path_exists(dir + "/config.json"))
+    throw UserError(fmt::format("report: '{}' is neither a run directory (config.json, metrics.jsonl, layers.csv) nor "
+                                "a sweep directory (sweep.json)",
                                 dir));
+  for (const char* file : {"metrics.jsonl", "layers.csv"})
+    if (!result.is_sweep && !path_exists(dir + "/" + file))
+      throw UserError(fmt::format("report: '{}/{}' is missing: a run directory has config.json, metrics.jsonl and "
+                                  "layers.csv",
+                                  dir, file));
   std::string gnuplot;
   if (c.plots) {
     gnuplot = find_gnuplot();
