@@ -80,8 +80,8 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   }
   if (!ok) {
     ::unlink(tmp.c_str());
-    throw WriteError(
-        fmt::format("cannot write '{}': {} (the previous '{}' is unchanged)", tmp, std::strerror(err), path));
+    const std::string kept = path_exists(path) ? fmt::format(" (the previous '{}' is unchanged)", path) : "";
+    throw WriteError(fmt::format("cannot write '{}': {}{}", tmp, std::strerror(err), kept));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     err = errno;
