@@ -110,12 +110,15 @@ TensorStats tensor_stats_cpu(int64_t count, const float* w, const float* g, cons
 
 // SGD with PyTorch conventions: d = g + wd * w; v = d on the first step, else v = momentum * v + d;
 // the step is d + momentum * v (nesterov) or v (heavy ball), or d without momentum; w -= lr * step.
+// Dampened: v = (1 - momentum) * d on the first step, else v = momentum * v + (1 - momentum) * d (an
+// average of the gradients, so the steady step is lr * g, not lr * g / (1 - momentum)).
 // Returns |lr * step|^2 (the applied update), accumulated in double.
 struct SgdParams {
   float lr = 0.1f;
   float momentum = 0.0f;
   float weight_decay = 0.0f;
   bool nesterov = false;
+  bool dampened = false;
   bool first_step = true;  // momentum buffer not yet initialized
 };
 double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* g, float* v);  // v null without momentum
@@ -190,11 +193,13 @@ void tensor_stats_cuda(const MultiTensorList& list, TensorStats* stats, Stream s
 enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3 };
 constexpr uint8_t kLayerScaleInvariant = 1;  // layer_flags bits
 constexpr uint8_t kLayerLarsWeight = 2;      // a weight LARS rescales (conv, linear, classifier .weight)
+constexpr uint8_t kLayerAffine = 4;          // a BN gamma or beta or a classifier tensor (--affine-lr-scale)
 struct LrControlArgs {
   LrControlKind kind = LrControlKind::None;
   double target_lr = 0;  // scheduled_lr(schedule, step)
   double base_lr = 0;    // schedule.lr
   double lars_trust = 0.001;
+  double affine_lr_scale = 1;  // the kLayerAffine tensors' lr multiplier (0 freezes them)
   // A step that replays as a CUDA graph cannot take the scheduled LR from the host: when set, the
   // kernel reads it as schedule[min(*step, schedule_steps - 1)] (device table and step counter).
   const double* schedule = nullptr;

@@ -53,12 +53,14 @@ ELR_HOST_DEVICE inline double median_e(int layers, const TensorStats* stats, con
 
 // Writes every layer's lr into lrs[layers] and returns the global lr (the scheduled lr, capped by
 // the critical LR under critical-warmup). stats: |W|^2 and |g|^2 per layer (gw, v2 unused);
-// flags: kLayerScaleInvariant, kLayerLarsWeight per layer; scheduled_lr: this step's
+// flags: kLayerScaleInvariant, kLayerLarsWeight, kLayerAffine per layer; scheduled_lr: this step's
 // scheduled_lr(schedule, step); base_lr: schedule.lr; reference_elr: in/out, the uniform-elr
-// target at schedule factor 1, set from this step's median e when it is <= 0.
+// target at schedule factor 1, set from this step's median e when it is <= 0; affine_lr_scale:
+// the kLayerAffine tensors' lr is multiplied by it after the kind has decided (1: unchanged).
 ELR_HOST_DEVICE inline double lr_control_rule(int layers, const TensorStats* stats, const uint8_t* flags,
                                               LrControlKind kind, double scheduled_lr, double base_lr,
-                                              double lars_trust, double* reference_elr, double* lrs) {
+                                              double lars_trust, double affine_lr_scale, double* reference_elr,
+                                              double* lrs) {
   using namespace lr_rule_detail;
   double global = scheduled_lr;
   for (int i = 0; i < layers; ++i) lrs[i] = scheduled_lr;
@@ -105,6 +107,9 @@ ELR_HOST_DEVICE inline double lr_control_rule(int layers, const TensorStats* sta
       break;
     }
   }
+  if (affine_lr_scale != 1.0)
+    for (int i = 0; i < layers; ++i)
+      if (flags[i] & kLayerAffine) lrs[i] *= affine_lr_scale;
   return global;
 }
 

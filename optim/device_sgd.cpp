@@ -54,13 +54,15 @@ DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrC
   control_args_.kind = control.kind;
   control_args_.base_lr = schedule.lr;
   control_args_.lars_trust = control.lars_trust;
+  control_args_.affine_lr_scale = control.affine_lr_scale;
   control_args_.schedule = static_cast<const double*>(schedule_.raw());
   control_args_.step = static_cast<const int64_t*>(step_.raw());
   control_args_.schedule_steps = total;
   sgd_params_.momentum = static_cast<float>(config.momentum);
   sgd_params_.weight_decay = static_cast<float>(config.weight_decay);
   sgd_params_.nesterov = config.nesterov;
-  sgd_params_.first_step = false;  // the momentum buffers start at zero: v = m * 0 + d = d
+  sgd_params_.dampened = config.dampened;
+  sgd_params_.first_step = false;  // the momentum buffers start at zero: v = m * 0 + d = d (dampened: (1 - m) d)
 }
 
 DeviceSgdStep::~DeviceSgdStep() { cuda_ops().free_multi_tensor_list(list_); }

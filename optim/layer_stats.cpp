@@ -13,6 +13,7 @@ double LayerStats::e() const { return w2 > 0 ? std::sqrt(g2 / w2) : 0.0; }
 double LayerStats::elr() const { return lr * e(); }
 double LayerStats::elr_classic() const { return w2 > 0 ? lr / w2 : 0.0; }
 double LayerStats::rel_update() const { return w2 > 0 ? std::sqrt(dw2 / w2) : 0.0; }
+double LayerStats::base_grad() const { return std::sqrt(w2 * g2); }
 double LayerStats::cosine() const { return (w2 > 0 && g2 > 0) ? gw / std::sqrt(w2 * g2) : 0.0; }
 
 SpreadStats summarize_spread(const std::vector<LayerStats>& layers) {

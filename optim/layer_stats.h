@@ -23,6 +23,7 @@ struct LayerStats {
   double elr() const;         // lr |g| / |W| (definition B, primary)
   double elr_classic() const; // lr / |W|^2 (definition A)
   double rel_update() const;  // |dW| / |W|
+  double base_grad() const;   // |g| |W|: the gradient at unit weight norm, c of docs/science.md
   double cosine() const;      // <g, W> / (|g| |W|): ~0 for scale-invariant layers
 };
 

@@ -66,8 +66,9 @@ uint8_t lr_control_flags(bool scale_invariant, ParamKind kind, const std::string
   const bool lars_weight = kind == ParamKind::Conv || kind == ParamKind::Linear ||
                            (kind == ParamKind::Classifier && name.size() > suffix.size() &&
                             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+  const bool affine = kind == ParamKind::BnWeight || kind == ParamKind::BnBias || kind == ParamKind::Classifier;
   return static_cast<uint8_t>((scale_invariant ? kernels::kLayerScaleInvariant : 0) |
-                              (lars_weight ? kernels::kLayerLarsWeight : 0));
+                              (lars_weight ? kernels::kLayerLarsWeight : 0) | (affine ? kernels::kLayerAffine : 0));
 }
 
 LrController::LrController(ScheduleConfig schedule, LrControlConfig control)
@@ -87,7 +88,7 @@ double LrController::decide(int64_t step, std::vector<LayerStats>& layers) {
   std::vector<double> lrs(n);
   const double global = kernels::lr_control_rule(static_cast<int>(n), stats.data(), flags.data(), control_.kind,
                                                  scheduled_lr(schedule_, step), schedule_.lr, control_.lars_trust,
-                                                 &reference_elr_, lrs.data());
+                                                 control_.affine_lr_scale, &reference_elr_, lrs.data());
   for (size_t i = 0; i < n; ++i) layers[i].lr = lrs[i];
   return global;
 }

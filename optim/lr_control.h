@@ -29,15 +29,17 @@ using kernels::LrControlKind;  // one enum of the control kinds, for the host an
 LrControlKind parse_lr_control(const std::string& name);  // none | critical-warmup | uniform-elr | lars
 const char* lr_control_name(LrControlKind c);
 
-// A layer's flags for the LR-control rule (kernels/lr_control_rule.h): kLayerScaleInvariant, and
+// A layer's flags for the LR-control rule (kernels/lr_control_rule.h): kLayerScaleInvariant,
 // kLayerLarsWeight for the tensors LARS rescales: conv and linear weights, and the classifier's
-// weight (not biases or BN parameters).
+// weight (not biases or BN parameters), and kLayerAffine for the BN gammas and betas and the
+// classifier's weight and bias (--affine-lr-scale).
 uint8_t lr_control_flags(bool scale_invariant, ParamKind kind, const std::string& name);
 
 struct LrControlConfig {
   LrControlKind kind = LrControlKind::None;
   double target_elr = 0;        // uniform-elr: 0 = lr x the median layer's e at step 0 (frozen)
   double lars_trust = 0.001;    // lars: trust coefficient
+  double affine_lr_scale = 1;   // lr multiplier of the BN gammas and betas and the classifier (0 freezes them)
 };
 
 class LrController {

@@ -12,6 +12,7 @@ Sgd::Sgd(std::vector<Parameter*> params, SgdConfig config)
     : params_(std::move(params)), momentum_(params_.size()), config_(config) {
   ELR_CHECK(config.momentum >= 0 && config.momentum < 1, "SGD: momentum {} outside [0, 1)", config.momentum);
   ELR_CHECK(!config.nesterov || config.momentum > 0, "SGD: nesterov needs a momentum > 0");
+  ELR_CHECK(!config.dampened || config.momentum > 0, "SGD: dampened momentum needs a momentum > 0");
 }
 
 std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr, double* stats_seconds) {
@@ -29,6 +30,7 @@ std::vector<LayerStats> Sgd::step(LrController& controller, double& global_lr, d
     sp.momentum = static_cast<float>(config_.momentum);
     sp.weight_decay = static_cast<float>(config_.weight_decay);
     sp.nesterov = config_.nesterov;
+    sp.dampened = config_.dampened;
     sp.first_step = !momentum_[i].defined();
     if (config_.momentum > 0 && !momentum_[i].defined()) momentum_[i] = Tensor::empty(p.value.shape());
     layers[i].dw2 = kernels::sgd_update_cpu(p.value.numel(), sp, p.value.data(), p.value.grad().data(),

@@ -1,4 +1,4 @@
-// SGD with momentum, nesterov and weight decay (torch.optim.SGD conventions), per-layer learning
+// SGD with momentum (heavy ball as torch.optim.SGD, or dampened), nesterov and weight decay, per-layer learning
 // rates, and the layer statistics taken before each update: the host's optimizer. On a CUDA device
 // the update runs as DeviceSgdStep (optim/device_sgd.h) on these parameters and momentum buffers.
 #pragma once
@@ -15,6 +15,7 @@ struct SgdConfig {
   double momentum = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
+  bool dampened = false;  // v = momentum v + (1 - momentum) d, v_0 = (1 - momentum) d_0 (kernels/kernels.h)
 };
 
 class Sgd {

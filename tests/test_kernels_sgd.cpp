@@ -29,10 +29,11 @@ struct ThreadCount {
   ~ThreadCount() { omp_set_num_threads(saved); }
 };
 
-// torch.optim.SGD (dampening 0), written out in double, one parameter tensor.
+// torch.optim.SGD (dampening 0, or dampening = momentum with dampened, the first buffer dampened
+// too), written out in double, one parameter tensor.
 struct ReferenceSgd {
   double lr, momentum, weight_decay;
-  bool nesterov;
+  bool nesterov, dampened;
   std::vector<double> buf;  // empty until the first step
   void step(std::vector<double>& w, const std::vector<double>& g) {
     const bool first = buf.empty();
@@ -41,7 +42,8 @@ struct ReferenceSgd {
       double d = g[i];
       if (weight_decay != 0) d += weight_decay * w[i];
       if (momentum != 0) {
-        buf[i] = first ? d : momentum * buf[i] + d;
+        const double fresh = dampened ? (1 - momentum) * d : d;
+        buf[i] = first ? fresh : momentum * buf[i] + fresh;
         d = nesterov ? d + momentum * buf[i] : buf[i];
       }
       w[i] -= lr * d;
@@ -51,21 +53,24 @@ struct ReferenceSgd {
 
 }  // namespace
 
-TEST_CASE("sgd: three steps match PyTorch's rule (momentum, nesterov, weight decay)", "[sgd]") {
+TEST_CASE("sgd: three steps match PyTorch's rule (momentum, nesterov, weight decay, dampened)", "[sgd]") {
   const int64_t count = 1003;
   struct Config {
     float momentum;
     bool nesterov;
     float weight_decay;
+    bool dampened = false;
   };
   const Config configs[] = {{0.0f, false, 0.0f}, {0.0f, false, 0.01f}, {0.9f, false, 0.0f},
-                            {0.9f, false, 0.01f}, {0.9f, true, 0.0f},  {0.9f, true, 0.01f}};
+                            {0.9f, false, 0.01f}, {0.9f, true, 0.0f},  {0.9f, true, 0.01f},
+                            {0.9f, false, 0.0f, true}, {0.9f, false, 0.01f, true}};
   for (const Config& c : configs) {
-    INFO("momentum " << c.momentum << " nesterov " << c.nesterov << " weight_decay " << c.weight_decay);
+    INFO("momentum " << c.momentum << " nesterov " << c.nesterov << " weight_decay " << c.weight_decay
+                     << " dampened " << c.dampened);
     const std::vector<double> w0 = random_vector(count, 201, -2.0, 2.0);
     std::vector<float> w = to_float(w0), v(count, 12345.0f);  // stale buffer content must be ignored
     std::vector<double> w_ref(w.begin(), w.end());
-    ReferenceSgd ref{0.1, c.momentum, c.weight_decay, c.nesterov, {}};
+    ReferenceSgd ref{0.1, c.momentum, c.weight_decay, c.nesterov, c.dampened, {}};
     for (int step = 0; step < 3; ++step) {
       const std::vector<float> g = to_float(random_vector(count, 210 + step));
       const std::vector<float> w_before = w;
@@ -74,6 +79,7 @@ TEST_CASE("sgd: three steps match PyTorch's rule (momentum, nesterov, weight dec
       p.momentum = c.momentum;
       p.weight_decay = c.weight_decay;
       p.nesterov = c.nesterov;
+      p.dampened = c.dampened;
       p.first_step = step == 0;
       const double dw2 = sgd_update_cpu(count, p, w.data(), g.data(), c.momentum != 0 ? v.data() : nullptr);
       ref.step(w_ref, std::vector<double>(g.begin(), g.end()));

@@ -66,16 +66,16 @@ void write_logs(const std::string& dir, int steps) {
 
 TEST_CASE("run logs: layers.csv keeps its columns and reads back what was written", "[run_logs]") {
   CHECK(layers_csv_header() ==
-        "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,numel");
+        "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,numel,base_grad");
   const LayerStats conv = stats("layers.0.conv.weight", ParamKind::Conv, true, 4.0);
   CHECK(layers_csv_line(layer_row(3, 0, conv)) ==
-        "3,0,layers.0.conv.weight,conv,1,4,0.25,-1e-09,0.3333333333333333,1,0.1,0.025,0.025,0.5,72");
+        "3,0,layers.0.conv.weight,conv,1,4,0.25,-1e-09,0.3333333333333333,1,0.1,0.025,0.025,0.5,72,1");
   // Not scale-invariant: no ELR cells. A non-finite statistic is written as nan / inf (rel_update is 0
   // unless |W|^2 > 0).
   LayerStats bias = stats("layers.0.bn.bias", ParamKind::BnBias, false, kNaN);
   bias.g2 = std::numeric_limits<double>::infinity();
   CHECK(layers_csv_line(layer_row(3, 1, bias)) ==
-        "3,1,layers.0.bn.bias,bn_bias,0,nan,inf,-1e-09,0.3333333333333333,1,0.1,,,0,72");
+        "3,1,layers.0.bn.bias,bn_bias,0,nan,inf,-1e-09,0.3333333333333333,1,0.1,,,0,72,nan");
 
   const std::string dir = temp_dir("run_logs_layers");
   make_directories(dir);
@@ -92,6 +92,7 @@ TEST_CASE("run logs: layers.csv keeps its columns and reads back what was writte
   CHECK(rows[0].v2 == 1.0 / 3);  // shortest round-trip text: the same double
   CHECK(rows[0].elr == conv.elr());
   CHECK(rows[0].numel == 72);
+  CHECK(rows[0].base_grad == 1.0);  // |g| |W| = sqrt(0.25 x 4)
   CHECK(!rows[1].scale_invariant);
   CHECK(!rows[1].elr.has_value());
   CHECK(std::isnan(rows[1].w2));
@@ -99,6 +100,15 @@ TEST_CASE("run logs: layers.csv keeps its columns and reads back what was writte
   // Written again, the rows give the same bytes.
   CHECK(layers_csv_line(rows[0]) == layers_csv_line(layer_row(3, 0, conv)));
   CHECK(layers_csv_line(rows[1]) == layers_csv_line(layer_row(3, 1, bias)));
+
+  // A file from before base_grad (the last column) still reads, base_grad as NaN.
+  const std::string line = layers_csv_line(layer_row(3, 0, conv));
+  write_text(dir + "/layers.csv", "step,layer,name,kind,scale_invariant,w2,g2,gw,v2,dw2,lr,elr,elr_classic,rel_update,"
+                                  "numel\n" + line.substr(0, line.rfind(',')) + "\n");
+  const std::vector<LayerRow> old = read_layers_csv(dir + "/layers.csv");
+  REQUIRE(old.size() == 1);
+  CHECK(old[0].w2 == 4.0);
+  CHECK(std::isnan(old[0].base_grad));
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
@@ -190,7 +200,7 @@ TEST_CASE("run logs: a line cut short is left out, a malformed one is refused wi
   CHECK(read_layers_csv(dir + "/layers.csv").size() == 6);
   CHECK(read_metrics_jsonl(dir + "/metrics.jsonl").size() == 3);
 
-  write_text(dir + "/layers.csv", csv + "3,0,layers.0.conv.weight,conv,1,abc,1,1,1,1,1,1,1,1,72\n");
+  write_text(dir + "/layers.csv", csv + "3,0,layers.0.conv.weight,conv,1,abc,1,1,1,1,1,1,1,1,72,1\n");
   CHECK_THROWS_WITH(read_layers_csv(dir + "/layers.csv"),
                     Contains(dir + "/layers.csv' line 8, column 'w2'") && Contains("'abc' is not a number"));
   write_text(dir + "/layers.csv", csv + "3,0,short\n");

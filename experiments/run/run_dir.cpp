@@ -24,10 +24,11 @@ namespace {
 namespace fs = std::filesystem;
 
 // What a run leaves in its folder: its own files (and their temporary twins of an atomic write
-// that was cut short), and what `elrscope ode` and `elrscope report` write into it by default.
+// that was cut short), its kept checkpoints, and what `elrscope ode` and `elrscope report` write
+// into it by default.
 bool left_by_a_run(const std::string& name) {
   static const std::set<std::string> run_files = {"config.json", "metrics.jsonl", "layers.csv", "summary.json",
-                                                  kCheckpointFile, "ode.csv", "report"};
+                                                  kCheckpointFile, "checkpoints", "ode.csv", "report"};
   const std::string tmp = ".tmp";
   if (name.size() > tmp.size() && name.compare(name.size() - tmp.size(), tmp.size(), tmp) == 0)
     return run_files.count(name.substr(0, name.size() - tmp.size())) > 0;

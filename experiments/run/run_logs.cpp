@@ -39,7 +39,11 @@ void for_each_layers_column(Row& r, Visit&& visit) {
   visit("elr_classic", r.elr_classic);
   visit("rel_update", r.rel_update);
   visit("numel", r.numel);
+  visit("base_grad", r.base_grad);  // added later: last, so the columns before keep their positions
 }
+
+// layers.csv columns that files written before them lack (read as NaN).
+bool layers_column_added_later(const std::string& name) { return name == "base_grad"; }
 
 template <class Row, class Visit>
 void for_each_metrics_key(Row& m, Visit&& visit) {
@@ -175,8 +179,9 @@ class LayerRowParser {
     LayerRow names_only;
     for_each_layers_column(names_only, [&](const char* name, auto&) {
       const auto it = columns.find(name);
-      if (it == columns.end()) throw UserError(fmt::format("'{}' has no column '{}'", path, name));
-      positions_.push_back(it->second);
+      if (it == columns.end() && !layers_column_added_later(name))
+        throw UserError(fmt::format("'{}' has no column '{}'", path, name));
+      positions_.push_back(it == columns.end() ? kAbsent : it->second);
     });
   }
 
@@ -187,13 +192,16 @@ class LayerRowParser {
     LayerRow r;
     size_t k = 0;
     for_each_layers_column(r, [&](const char* name, auto& field) {
-      const std::string& text = cells[positions_[k++]];
+      const size_t position = positions_[k++];
+      if (position == kAbsent) return;
+      const std::string& text = cells[position];
       if (!parse_cell(text, field)) bad_cell(path_, number, name, text, cell_kind(field));
     });
     return r;
   }
 
  private:
+  static constexpr size_t kAbsent = ~size_t{0};  // a column added later that the file lacks
   std::string path_;
   size_t header_size_ = 0;
   std::vector<size_t> positions_;  // of the columns, in for_each_layers_column's order
@@ -282,6 +290,7 @@ LayerRow layer_row(int64_t step, size_t index, const LayerStats& l) {
   }
   r.rel_update = l.rel_update();
   r.numel = l.numel;
+  r.base_grad = l.base_grad();
   return r;
 }
 
@@ -408,6 +417,11 @@ void truncate_run_logs(const std::string& run_dir, int64_t next_step) {
     std::optional<LayerRowParser> parser;
     truncate_log(layers, next_step, [&](const std::string& line, int64_t number) -> std::optional<int64_t> {
       if (number > 1) return parser->parse(line, number).step;
+      // The lines still to come have this version's columns.
+      if (line != layers_csv_header())
+        throw UserError(fmt::format("'{}' has the columns of another elrscope version; start the run over with "
+                                    "--overwrite",
+                                    layers));
       parser.emplace(layers, line);
       return std::nullopt;
     });

@@ -5,6 +5,7 @@
 // its newline was cut short by a crash, and is left out.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@ struct LayerRow {
   std::optional<double> elr, elr_classic;  // scale-invariant tensors only (else an empty cell)
   double rel_update = 0;
   int64_t numel = 0;
+  double base_grad = std::numeric_limits<double>::quiet_NaN();  // |g| |W|; NaN in files from before the column
 };
 LayerRow layer_row(int64_t step, size_t index, const LayerStats& l);
 std::string layers_csv_header();

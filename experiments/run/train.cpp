@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "engine/autograd.h"
 #include "engine/device_ops.h"
@@ -30,11 +31,12 @@ struct DataSets {
   Dataset train, test;
 };
 
+uint64_t synthetic_seed(const TrainConfig& c) { return c.seed + 1000003; }
+
 DataSets load_data(const TrainConfig& c) {
-  const uint64_t synthetic_seed = c.seed + 1000003;
   DataSets d;
-  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed);
-  if (c.evaluate) d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed);
+  d.train = load_training_set(c);
+  if (c.evaluate) d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed(c));
   return d;
 }
 
@@ -121,6 +123,22 @@ void extend_run(nlohmann::json& config, const std::string& dir, const ScheduleCo
 
 }  // namespace
 
+Dataset load_training_set(const TrainConfig& c) {
+  return load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed(c));
+}
+
+ModelConfig run_model_config(const TrainConfig& c, const Dataset& train) {
+  ModelConfig mc = c.model;
+  mc.in_channels = train.channels;
+  mc.image_size = train.height;
+  mc.classes = train.classes;
+  return mc;
+}
+
+bool run_augments(const TrainConfig& c) {
+  return c.augment < 0 ? (c.dataset == "cifar10" || c.dataset == "cifar100") : c.augment > 0;
+}
+
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   if (step == total_steps - 1) return true;
   if (log_every > 0) return step % log_every == 0;
@@ -135,10 +153,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
     PhaseLine line("loading " + cfg.dataset, cfg.progress);
     return load_data(cfg);
   }();
-  ModelConfig mc = cfg.model;
-  mc.in_channels = data.train.channels;
-  mc.image_size = data.train.height;
-  mc.classes = data.train.classes;
+  const ModelConfig mc = run_model_config(cfg, data.train);
   const Device device = cfg.device;
   std::shared_ptr<Module> model = build_model(mc);
   model->reset_parameters(cfg.seed);  // on the host: the same draws for every device
@@ -146,7 +161,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   if (device.is_cuda()) cuda_ops().set_conv_tf32(cfg.tf32);
 
   const Normalization norm = channel_normalization(data.train);
-  const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
+  const bool augment = run_augments(cfg);
   if (data.train.size() < cfg.batch)
     throw UserError(fmt::format("--batch: {} is larger than the training set ({} images)", cfg.batch, data.train.size()));
   DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
@@ -164,7 +179,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   const RunLock lock(dir);
 
   std::vector<Parameter*> plist = model->parameters();
-  Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov});
+  Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov, cfg.dampened_momentum});
   ScheduleConfig sched;
   sched.kind = cfg.schedule;
   sched.lr = cfg.lr;
@@ -173,6 +188,9 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   LrControlConfig ctrl;
   ctrl.kind = cfg.lr_control;
   ctrl.target_elr = cfg.target_elr;
+  ctrl.affine_lr_scale = cfg.affine_lr_scale;
+  const std::vector<int64_t> keep_list = kept_checkpoint_steps(cfg);
+  const std::set<int64_t> keep(keep_list.begin(), keep_list.end());
 
   // A new run starts from step 0 in a folder of its own; --resume continues from the checkpoint.
   const std::string checkpoint_path = dir + "/" + kCheckpointFile;
@@ -237,15 +255,25 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
     const std::unique_ptr<TrainStep> train_step =
         make_train_step(*model, sgd, sched, ctrl, reference_elr, image_shape, cuda_options);
 
-    auto checkpoint = [&](int64_t next_step) {
+    auto save_state = [&](int64_t next_step, const std::string& path) {
       state.next_step = next_step;
       state.data_epoch = loader.next_epoch();
       state.data_index = loader.next_index();
       state.reference_elr = train_step->reference_elr();
       state.last_loss = result.final_loss;
-      save_checkpoint(checkpoint_path, *model, sgd, state, config_json);
+      save_checkpoint(path, *model, sgd, state, config_json);
+    };
+    auto checkpoint = [&](int64_t next_step) {
+      save_state(next_step, checkpoint_path);
       checkpointed = next_step;
     };
+    // --keep-checkpoints: the state before step `next_step`, kept for studies that start from it.
+    auto keep_state = [&](int64_t next_step) {
+      const std::string path = kept_checkpoint_path(dir, next_step);
+      make_directories(path.substr(0, path.find_last_of('/')));
+      save_state(next_step, path);
+    };
+    if (keep.count(first_step)) keep_state(first_step);
 
     Progress progress(total - first_step, cfg.progress);
     // Logs one finished step; returns false when the run must stop (divergence with "stop").
@@ -279,11 +307,13 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
       Batch batch = loader.next();
       const bool last = step + 1 == total;
       const bool checkpoint_due = cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && !last;
+      const bool keep_due = keep.count(step + 1) > 0;
       train_step->enqueue(batch);
       // On a device the records come every few steps; all of them before a checkpoint and at the end.
-      for (const StepRecord& r : train_step->take_records(checkpoint_due || last))
+      for (const StepRecord& r : train_step->take_records(checkpoint_due || keep_due || last))
         if (go_on) go_on = consume(r);
       if (go_on && !result.diverged && checkpoint_due) checkpoint(step + 1);
+      if (go_on && !result.diverged && keep_due) keep_state(step + 1);
     }
     if (go_on && interrupts.signal() && result.steps < total) {
       // The steps still on the device reach the logs before the checkpoint.

@@ -6,10 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "experiments/data/dataset.h"
 #include "experiments/run/train_config.h"
 #include "optim/layer_stats.h"
 
 namespace elr {
+
+// What a run trains on and with, for train() and for studies that continue a run's state from one
+// of its checkpoints: its training set, its model's settings (the data set's image shape and
+// classes filled in), and whether its batches are augmented.
+Dataset load_training_set(const TrainConfig& c);
+ModelConfig run_model_config(const TrainConfig& c, const Dataset& train);
+bool run_augments(const TrainConfig& c);
 
 // True for steps that are written to metrics.jsonl and layers.csv.
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps);

@@ -1,5 +1,8 @@
 #include "experiments/run/train_config.h"
 
+#include <charconv>
+#include <set>
+#include <sstream>
 #include <vector>
 
 #include "experiments/data/dataset.h"
@@ -56,13 +59,35 @@ const TrainOption& train_option(const std::string& flag) {
   ELR_FAIL("train_option: `elrscope train` has no option {}", flag);
 }
 
+std::vector<int64_t> kept_checkpoint_steps(const TrainConfig& c) {
+  std::string text = c.keep_checkpoints;
+  for (char& ch : text)
+    if (ch == ',') ch = ' ';
+  std::istringstream in(text);
+  std::set<int64_t> steps;
+  for (std::string word; in >> word;) {
+    int64_t step = -1;
+    const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), step);
+    if (ec != std::errc() || end != word.data() + word.size() || step < 0)
+      throw UserError(fmt::format("--keep-checkpoints: '{}' is not a step (a whole number, 0 or more)", word));
+    steps.insert(step);
+  }
+  return {steps.begin(), steps.end()};
+}
+
+std::string kept_checkpoint_path(const std::string& run_dir, int64_t step) {
+  return fmt::format("{}/checkpoints/step-{}.safetensors", run_dir, step);
+}
+
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j = nlohmann::json::object();
   for_each_train_option(c, [&](const TrainOption& o, const auto& value) {
     if (o.key) j[o.key] = to_json_value(value);
   });
   j["width"] = c.model.width > 0 ? c.model.width : default_width(c.model.name);  // the width the model has
-  j["momentum_convention"] = "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v";
+  j["momentum_convention"] = c.dampened_momentum
+                                ? "dampened: v0 = (1 - momentum) * g0, v = momentum * v + (1 - momentum) * g, w -= lr * v"
+                                : "pytorch: v0 = g0, v = momentum * v + g, w -= lr * v";
   return j;
 }
 
@@ -86,6 +111,9 @@ void validate_train_config(const TrainConfig& c) {
   for_each_train_option(c, [](const TrainOption& o, const auto& value) { check_option_value(o, value); });
   if (c.steps == 0 && !(c.epochs > 0)) throw UserError(fmt::format("--epochs: must be positive, got {}", c.epochs));
   if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
+  if (c.dampened_momentum && c.momentum == 0) throw UserError("--dampened-momentum: needs --momentum > 0");
+  if (c.dampened_momentum && c.nesterov) throw UserError("--dampened-momentum: not with --nesterov");
+  kept_checkpoint_steps(c);  // throws on bad text
   if (c.target_elr > 0 && c.lr_control != LrControlKind::UniformElr)
     throw UserError("--target-elr: only used with --lr-control uniform-elr");
   if (c.resume && c.out.empty()) throw UserError("--resume: needs the run directory");

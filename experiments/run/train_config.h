@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -40,11 +41,13 @@ struct TrainConfig {
   double lr = 0.1;
   double momentum = 0.9;
   bool nesterov = false;
+  bool dampened_momentum = false;         // v = momentum v + (1 - momentum) d instead of v = momentum v + d
   double weight_decay = 0.0;
   ScheduleKind schedule = ScheduleKind::Cosine;  // cosine: to 0 over the run
   int64_t warmup_steps = 0;
   LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0.0;
+  double affine_lr_scale = 1.0;           // lr multiplier of the BN gammas and betas and the classifier
   uint64_t seed = 0;
   int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
   std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
@@ -58,6 +61,7 @@ struct TrainConfig {
   double divergence_loss = 0;             // a loss above it is a divergence; 0: kDivergenceLossFactor x ln(classes)
   bool progress = true;                   // progress line on stderr
   int64_t checkpoint_every = kDefaultCheckpointEvery;  // 0: checkpoint only at the end (and on an interrupt)
+  std::string keep_checkpoints;           // "0 10 100": also keep the state before these steps (RUN/checkpoints/)
   bool overwrite = false;                 // `out` may hold an old run: its files are removed first
   bool resume = false;                    // continue the run in `out` from its checkpoint
 };
@@ -154,6 +158,10 @@ void for_each_train_option(Config& c, Visit&& visit) {
   visit(O("--lr", "lr", "base learning rate").positive(), c.lr);
   visit(O("--momentum", "momentum", "heavy-ball momentum (PyTorch convention)").below_one(), c.momentum);
   visit(O("--nesterov", "nesterov", "Nesterov momentum"), c.nesterov);
+  visit(O("--dampened-momentum", "dampened_momentum",
+          "momentum buffer v = momentum v + (1 - momentum) g, v_0 = (1 - momentum) g_0 (the lr is not rescaled)")
+            .optional(),
+        c.dampened_momentum);
   visit(O("--wd", "weight_decay", "weight decay (L2, added to the gradient)").non_negative(), c.weight_decay);
   visit(O("--schedule", "schedule", "constant | step (x0.1 at 50% and 75%) | cosine"), c.schedule);
   visit(O("--warmup", "warmup_steps", "linear warm-up steps").non_negative(), c.warmup_steps);
@@ -163,6 +171,11 @@ void for_each_train_option(Config& c, Visit&& visit) {
         c.lr_control);
   visit(O("--target-elr", "target_elr", "uniform-elr target (0: lr x the median layer's e at step 0)").non_negative(),
         c.target_elr);
+  visit(O("--affine-lr-scale", "affine_lr_scale",
+          "lr multiplier of the batch norms' gamma and beta and the classifier (0 freezes them)")
+            .optional()
+            .non_negative(),
+        c.affine_lr_scale);
   visit(O("--seed", "seed", "seed of initialization, data order and augmentation (0 or more)"), c.seed);
   visit(O("--log-every", "log_every",
           "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
@@ -201,6 +214,12 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .non_negative()
             .not_trajectory(),
         c.checkpoint_every);
+  visit(O("--keep-checkpoints", "keep_checkpoints",
+          "steps whose starting state is also kept, as RUN/checkpoints/step-<N>.safetensors (\"0 10 100\")")
+            .no_default()
+            .optional()
+            .not_trajectory(),
+        c.keep_checkpoints);
   visit(O("!--no-eval", "evaluate", "skip the test-set evaluation").not_trajectory(), c.evaluate);
   visit(O("!--quiet", nullptr, "no progress line"), c.progress);
 }
@@ -249,6 +268,12 @@ void check_option_value(const TrainOption& o, const T& value) {
     }
   }
 }
+
+// The steps of --keep-checkpoints ("0 10 100", spaces or commas), sorted, each once; UserError
+// naming the option on bad text.
+std::vector<int64_t> kept_checkpoint_steps(const TrainConfig& c);
+// Where the state before step `step` is kept (--keep-checkpoints) in a run directory.
+std::string kept_checkpoint_path(const std::string& run_dir, int64_t step);
 
 // config.json's settings: every option with a key, the width as built, and the momentum convention.
 nlohmann::json config_to_json(const TrainConfig& c);

@@ -50,6 +50,8 @@ double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* 
   ELR_CHECK(!use_momentum || v != nullptr, "sgd_update: momentum {} needs a momentum buffer, got none", p.momentum);
   ELR_CHECK(!p.nesterov || use_momentum, "sgd_update: nesterov needs a momentum > 0 (got momentum {})", p.momentum);
   const float lr = p.lr, momentum = p.momentum, wd = p.weight_decay;
+  const float damping = 1.0f - momentum;  // dampened: the weight of d in the buffer
+  const bool dampened = p.dampened;
   const bool first = p.first_step, nesterov = p.nesterov, use_wd = wd != 0.0f;
   const int64_t chunks = chunk_count(count);
   std::vector<double> partial(chunks);
@@ -61,7 +63,8 @@ double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* 
       const float d = use_wd ? g[i] + wd * w[i] : g[i];
       float step = d;
       if (use_momentum) {
-        const float buf = first ? d : momentum * v[i] + d;
+        const float fresh = dampened ? damping * d : d;
+        const float buf = first ? fresh : momentum * v[i] + fresh;
         v[i] = buf;
         step = nesterov ? d + momentum * buf : buf;
       }

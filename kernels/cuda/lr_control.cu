@@ -19,7 +19,7 @@ __global__ void lr_control_kernel(int layers, const TensorStats* __restrict__ st
     scheduled = args.schedule[s < 0 ? 0 : s >= args.schedule_steps ? args.schedule_steps - 1 : s];
   }
   const double global = lr_control_rule(layers, stats, flags, args.kind, scheduled, args.base_lr, args.lars_trust,
-                                        reference_elr, lrs);
+                                        args.affine_lr_scale, reference_elr, lrs);
   if (global_lr) *global_lr = global;
 }
 

@@ -106,6 +106,11 @@ std::vector<OpCasePtr> small_cases() {
   out.push_back(std::make_shared<SgdCase>(sizes, "edges", sgd_params(0.9f, 5e-4f, false, true)));
   out.push_back(std::make_shared<SgdCase>(sizes, "edges", sgd_params(0.9f, 5e-4f, false, false), true));
   out.push_back(std::make_shared<SgdCase>(sizes, "edges", sgd_params(0.9f, 0, true, false), true));
+  SgdParams dampened = sgd_params(0.9f, 5e-4f, false, true);  // v = m v + (1 - m) d
+  dampened.dampened = true;
+  out.push_back(std::make_shared<SgdCase>(sizes, "edges", dampened));
+  dampened.first_step = false;
+  out.push_back(std::make_shared<SgdCase>(sizes, "edges", dampened, true));
   return out;
 }
 

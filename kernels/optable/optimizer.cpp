@@ -101,7 +101,9 @@ Op SgdCase::op() const { return Op::SgdUpdate; }
 // "sgd update (momentum 0.9, wd)": the settings that differ from plain SGD.
 std::string SgdCase::kernel() const {
   std::vector<std::string> parts;
-  if (momentum()) parts.push_back(fmt::format("momentum {:g}{}", params.momentum, params.nesterov ? " nesterov" : ""));
+  if (momentum())
+    parts.push_back(fmt::format("momentum {:g}{}{}", params.momentum, params.nesterov ? " nesterov" : "",
+                                params.dampened ? " dampened" : ""));
   if (params.weight_decay != 0) parts.push_back("wd");
   if (momentum() && params.first_step) parts.push_back("first step");
   if (per_tensor_lr) parts.push_back("per-tensor lr");
@@ -142,7 +144,8 @@ std::vector<Expected> SgdCase::reference(const std::vector<Values>& in) const {
     for (int64_t i = offsets[t]; i < offsets[t] + sizes[t]; ++i) {
       double d = g[i] + wd * w[i];
       if (momentum()) {
-        v[i] = params.first_step ? d : m * v[i] + d;
+        const double fresh = params.dampened ? double(1.0f - params.momentum) * d : d;
+        v[i] = params.first_step ? fresh : m * v[i] + fresh;
         d = params.nesterov ? d + m * v[i] : v[i];
       }
       w[i] -= lr * d;

@@ -299,12 +299,7 @@ std::vector<uint64_t> bits_of(const std::vector<double>& values) {
   return out;
 }
 
-uint8_t layer_flags(const elr::LayerStats& l) {
-  const bool weight = l.kind == elr::ParamKind::Conv || l.kind == elr::ParamKind::Linear ||
-                      (l.kind == elr::ParamKind::Classifier && l.name.size() > 7 &&
-                       l.name.compare(l.name.size() - 7, 7, ".weight") == 0);
-  return uint8_t((l.scale_invariant ? k::kLayerScaleInvariant : 0) | (weight ? k::kLayerLarsWeight : 0));
-}
+uint8_t layer_flags(const elr::LayerStats& l) { return elr::lr_control_flags(l.scale_invariant, l.kind, l.name); }
 
 TEST_CASE("cuda LR control gives the same bits as LrController::decide for every kind", "[cuda_ops][lr_control]") {
   // Both run kernels/lr_control_rule.h: the device's learning rates, global lr and uniform-elr
@@ -313,40 +308,48 @@ TEST_CASE("cuda LR control gives the same bits as LrController::decide for every
                                 k::LrControlKind::UniformElr, k::LrControlKind::Lars}) {
     for (int layer_count : {11, 14}) {  // odd and even numbers of scale-invariant layers (median)
       for (double base_lr : {0.1, 50.0}) {  // critical LR above and below the target
-        INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr);
-        elr::ScheduleConfig schedule;
-        schedule.kind = elr::ScheduleKind::Cosine;
-        schedule.lr = base_lr;
-        schedule.total_steps = 100;
-        elr::LrControlConfig config;
-        config.kind = kind;
-        elr::LrController controller(schedule, config);
-        Dev<double> reference(std::vector<double>{0.0});
-        for (int64_t step : {int64_t(0), int64_t(30)}) {  // uniform-elr freezes its reference at step 0
-          INFO("step " << step);
-          std::vector<elr::LayerStats> layers = make_layers(700 + uint64_t(step), layer_count);
-          std::vector<k::TensorStats> stats;
-          std::vector<uint8_t> flags;
-          for (const auto& l : layers) {
-            stats.push_back({l.w2, l.g2, l.gw, l.v2});
-            flags.push_back(layer_flags(l));
+        for (double affine_scale : {1.0, 0.0, 0.37}) {  // --affine-lr-scale: unchanged, frozen, scaled
+          INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr
+                                          << ", affine lr scale " << affine_scale);
+          elr::ScheduleConfig schedule;
+          schedule.kind = elr::ScheduleKind::Cosine;
+          schedule.lr = base_lr;
+          schedule.total_steps = 100;
+          elr::LrControlConfig config;
+          config.kind = kind;
+          config.affine_lr_scale = affine_scale;
+          elr::LrController controller(schedule, config);
+          Dev<double> reference(std::vector<double>{0.0});
+          for (int64_t step : {int64_t(0), int64_t(30)}) {  // uniform-elr freezes its reference at step 0
+            INFO("step " << step);
+            std::vector<elr::LayerStats> layers = make_layers(700 + uint64_t(step), layer_count);
+            std::vector<k::TensorStats> stats;
+            std::vector<uint8_t> flags;
+            for (const auto& l : layers) {
+              stats.push_back({l.w2, l.g2, l.gw, l.v2});
+              flags.push_back(layer_flags(l));
+            }
+            const double want_global = controller.decide(step, layers);
+            k::LrControlArgs args;
+            args.kind = kind;
+            args.target_lr = elr::scheduled_lr(schedule, step);
+            args.base_lr = schedule.lr;
+            args.lars_trust = config.lars_trust;
+            args.affine_lr_scale = affine_scale;
+            Dev<k::TensorStats> d_stats(stats);
+            Dev<uint8_t> d_flags(flags);
+            Dev<double> d_lrs(layers.size()), d_global(1);
+            k::lr_control_cuda(layer_count, d_stats.get(), d_flags.get(), args, reference.get(), d_lrs.get(),
+                               d_global.get(), nullptr);
+            std::vector<double> want_lrs;
+            for (const auto& l : layers) want_lrs.push_back(l.lr);
+            CHECK(bits_of(d_lrs.download()) == bits_of(want_lrs));
+            CHECK(bits_of(d_global.download()) == bits_of({want_global}));
+            CHECK(bits_of(reference.download()) == bits_of({controller.reference_elr()}));
+            if (affine_scale == 0)  // frozen: the BN parameters and the classifier get lr 0
+              for (const auto& l : layers)
+                if (layer_flags(l) & k::kLayerAffine) CHECK(l.lr == 0);
           }
-          const double want_global = controller.decide(step, layers);
-          k::LrControlArgs args;
-          args.kind = kind;
-          args.target_lr = elr::scheduled_lr(schedule, step);
-          args.base_lr = schedule.lr;
-          args.lars_trust = config.lars_trust;
-          Dev<k::TensorStats> d_stats(stats);
-          Dev<uint8_t> d_flags(flags);
-          Dev<double> d_lrs(layers.size()), d_global(1);
-          k::lr_control_cuda(layer_count, d_stats.get(), d_flags.get(), args, reference.get(), d_lrs.get(),
-                             d_global.get(), nullptr);
-          std::vector<double> want_lrs;
-          for (const auto& l : layers) want_lrs.push_back(l.lr);
-          CHECK(bits_of(d_lrs.download()) == bits_of(want_lrs));
-          CHECK(bits_of(d_global.download()) == bits_of({want_global}));
-          CHECK(bits_of(reference.download()) == bits_of({controller.reference_elr()}));
         }
       }
     }
