@@ -26,6 +26,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(register_report_command(app));
   commands.push_back(register_explode_command(app));
   commands.push_back(register_ode_command(app));
+  commands.push_back(register_critical_command(app));
 
   // The named settings (--schedule, --device, ...) are parsed with the command line, so a
   // UserError can come from parsing too.

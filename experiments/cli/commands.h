@@ -15,6 +15,7 @@ struct Command {
 Command register_train_command(CLI::App& parent);    // cli_train.cpp
 Command register_explode_command(CLI::App& parent);  // cli_explode.cpp
 Command register_ode_command(CLI::App& parent);      // cli_ode.cpp
+Command register_critical_command(CLI::App& parent); // critical_command.cpp
 Command register_sweep_command(CLI::App& parent);    // cli_sweep.cpp
 Command register_report_command(CLI::App& parent);   // cli_report.cpp
 Command register_bench_command(CLI::App& parent);    // cli_bench.cpp

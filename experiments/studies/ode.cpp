@@ -17,7 +17,8 @@ namespace elr {
 
 namespace {
 
-// The base gradient c = |g| |W| is held fixed; the gradient is orthogonal to W (scale invariance).
+// The base gradient c = |g| |W| is held fixed, or collapses by kappa(ELR) after each step; the
+// gradient is orthogonal to W (scale invariance).
 // State per layer: s = |W_t|^2, q = |v_{t-1}|^2, r = <v_{t-1}, W_t>.
 struct LayerState {
   double s = 0, c = 0, q = 0, r = 0;
@@ -25,20 +26,23 @@ struct LayerState {
 
 void advance(LayerState& x, double lr, const OdeSettings& o) {
   const double beta = o.momentum, wd = o.weight_decay;
+  const double a = o.dampened ? 1 - beta : 1.0;  // the weight of d_t in the buffer
   const double g2 = x.c * x.c / x.s;
   // Only the part of v_{t-1} orthogonal to W_t can correlate with g_t.
   const double vperp2 = std::max(0.0, x.q - x.r * x.r / x.s);
   const double gv = o.grad_corr * std::sqrt(g2 * vperp2);
-  const double vw = beta * x.r + wd * x.s;  // <v_t, W_t>, using <g_t, W_t> = 0
-  const double q = beta * beta * x.q + g2 + wd * wd * x.s + 2 * beta * gv + 2 * beta * wd * x.r;
+  const double vw = beta * x.r + a * wd * x.s;  // <v_t, W_t>, using <g_t, W_t> = 0
+  const double q = beta * beta * x.q + a * a * g2 + a * a * wd * wd * x.s + 2 * beta * a * gv + 2 * beta * a * wd * x.r;
   const double s = x.s - 2 * lr * vw + lr * lr * q;
+  const double elr = lr * x.c / x.s;
   x.r = vw - lr * q;  // <v_t, W_{t+1}>
   x.q = q;
   x.s = s;
+  x.c *= o.collapse.kappa(elr);
 }
 
 struct RunMeasurements {
-  std::map<std::pair<int64_t, int>, std::pair<double, double>> w2_elr;  // (step, layer) -> (w2, elr)
+  std::map<std::pair<int64_t, int>, LayerRow> rows;  // (step, layer) -> its layers.csv row
   std::vector<int64_t> steps;
 };
 
@@ -84,6 +88,7 @@ std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayer
     std::vector<OdePoint> row(start.size());
     for (size_t l = 0; l < start.size(); ++l) {
       row[l].w2 = state[l].s;
+      row[l].c = state[l].c;
       row[l].lr = stats[l].lr;
       row[l].elr = stats[l].lr * stats[l].e();
     }
@@ -119,6 +124,7 @@ OdeComparison run_ode(const OdeConfig& c) {
     if (run.nesterov) throw UserError("ode: the run used Nesterov momentum, which the model does not cover");
     o.lr = run.lr;
     o.momentum = run.momentum;
+    o.dampened = run.dampened_momentum;
     o.weight_decay = run.weight_decay;
     o.schedule = run.schedule;
     o.warmup_steps = run.warmup_steps;
@@ -130,9 +136,8 @@ OdeComparison run_ode(const OdeConfig& c) {
     for (const LayerRow& row : read_layers_csv(c.run_dir + "/layers.csv")) {
       if (!row.scale_invariant) continue;
       const int layer = static_cast<int>(row.layer);
-      const double elr = row.elr.value_or(std::nan(""));
       steps.insert(row.step);
-      meas.w2_elr[{row.step, layer}] = {row.w2, elr};
+      meas.rows[{row.step, layer}] = row;
       if (row.step == 0) start.push_back({layer, row.name, row.w2, row.w2 > 0 ? std::sqrt(row.g2 / row.w2) : 0.0});
     }
     meas.steps.assign(steps.begin(), steps.end());
@@ -166,6 +171,7 @@ OdeComparison run_ode(const OdeConfig& c) {
   if (c.weight_decay) o.weight_decay = *c.weight_decay;
   if (c.lr_control) o.lr_control = *c.lr_control;
   o.grad_corr = c.grad_corr;
+  o.collapse = c.collapse;
   o.steps = c.steps ? *c.steps : last_logged;
 
   const auto traj = predict_trajectory(start, o);
@@ -177,11 +183,13 @@ OdeComparison run_ode(const OdeConfig& c) {
       row.name = start[l].name;
       row.w2_pred = traj[t][l].w2;
       row.elr_pred = traj[t][l].elr;
-      const auto m = meas.w2_elr.find({t, start[l].layer});
-      if (m != meas.w2_elr.end()) {
+      row.c_pred = traj[t][l].c;
+      const auto m = meas.rows.find({t, start[l].layer});
+      if (m != meas.rows.end()) {
         row.measured = true;
-        row.w2_meas = m->second.first;
-        row.elr_meas = m->second.second;
+        row.w2_meas = m->second.w2;
+        row.elr_meas = m->second.elr.value_or(std::nan(""));
+        row.c_meas = m->second.base_grad;
       }
       r.rows.push_back(row);
     }
@@ -198,23 +206,31 @@ OdeComparison run_ode(const OdeConfig& c) {
 }
 
 void write_ode_csv(const std::string& path, const OdeComparison& r) {
-  std::string s = "step,layer,name,w2_pred,w2_meas,elr_pred,elr_meas,rel_err_w2,rel_err_elr\n";
+  std::string s = "step,layer,name,w2_pred,w2_meas,elr_pred,elr_meas,rel_err_w2,rel_err_elr,c_pred,c_meas\n";
   for (const OdeRow& row : r.rows) {
     const bool me = row.measured && std::isfinite(row.elr_meas);
-    s += fmt::format("{},{},{},{},{},{},{},{},{}\n", row.step, row.layer, row.name, format_double(row.w2_pred),
+    const bool mc = row.measured && std::isfinite(row.c_meas);
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.step, row.layer, row.name, format_double(row.w2_pred),
                      row.measured ? format_double(row.w2_meas) : "", format_double(row.elr_pred),
                      me ? format_double(row.elr_meas) : "", row.measured ? format_double(row.rel_err_w2()) : "",
-                     me ? format_double(row.rel_err_elr()) : "");
+                     me ? format_double(row.rel_err_elr()) : "", format_double(row.c_pred),
+                     mc ? format_double(row.c_meas) : "");
   }
   write_file_atomic(path, s);
 }
 
 std::string format_ode_errors(const OdeComparison& r, const std::vector<int64_t>& steps) {
   const OdeSettings& o = r.settings;
+  const std::string base_gradient =
+      o.collapse.active()
+          ? fmt::format("c = |g| |W| from |g_0| |W_0|, times kappa(ELR) = (1 + (ELR/{:.4g})^2)^(-{:.4g}/2) per step",
+                        o.collapse.scale, o.collapse.power)
+          : std::string("c = |g_0| |W_0| held fixed");
   std::string out = fmt::format(
-      "ode: {}\nmodel: lr {} momentum {} weight decay {} lr-control {} grad-corr {}, steps 0..{}; c = |g_0| |W_0| "
-      "held fixed, update orthogonal to W\nerror = (predicted - measured) / measured\n",
-      r.source, o.lr, o.momentum, o.weight_decay, lr_control_name(o.lr_control), o.grad_corr, o.steps);
+      "ode: {}\nmodel: lr {} momentum {}{} weight decay {} lr-control {} grad-corr {}, steps 0..{}; {}, update "
+      "orthogonal to W\nerror = (predicted - measured) / measured\n",
+      r.source, o.lr, o.momentum, o.dampened ? " (dampened)" : "", o.weight_decay, lr_control_name(o.lr_control),
+      o.grad_corr, o.steps, base_gradient);
   bool any = false;
   for (int64_t step : steps) {
     std::vector<const OdeRow*> rows;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/studies/collapse.h"
 #include "optim/lr_control.h"
 
 namespace elr {
@@ -23,6 +24,7 @@ struct OdeLayerStart {
 struct OdeSettings {
   double lr = 0.1;
   double momentum = 0;          // heavy ball, PyTorch convention: v_0 = d_0, v = momentum v + d
+  bool dampened = false;        // v_0 = (1 - momentum) d_0, v = momentum v + (1 - momentum) d
   double weight_decay = 0;      // d = g + wd W
   ScheduleKind schedule = ScheduleKind::Constant;
   int64_t warmup_steps = 0;
@@ -30,12 +32,14 @@ struct OdeSettings {
   LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0;
   double grad_corr = 0;         // assumed cosine between g_t and the part of v_{t-1} orthogonal to W_t
+  CollapseLaw collapse;         // c_{t+1} = kappa(ELR_t) c_t; power 0: c held fixed
   int64_t steps = 100;          // predict steps 0..steps
 };
 
 // The model's state of one layer before step `step`'s update.
 struct OdePoint {
   double w2 = 0;   // |W_t|^2
+  double c = 0;    // the base gradient |g_t| |W_t|
   double lr = 0;   // the layer's learning rate at step t (from the lr controller)
   double elr = 0;  // lr |g_t| / |W_t| with |g_t| = c / |W_t|
 };
@@ -52,6 +56,7 @@ struct OdeConfig {
   std::optional<double> lr, momentum, weight_decay;
   std::optional<LrControlKind> lr_control;
   double grad_corr = 0;
+  CollapseLaw collapse;      // power 0: c held fixed
   std::optional<int64_t> steps;
   std::string out;           // empty: RUN/ode.csv, or ode-depth<D>.csv next to the explode file
 };
@@ -60,9 +65,9 @@ struct OdeRow {
   int64_t step = 0;
   int layer = 0;
   std::string name;
-  double w2_pred = 0, elr_pred = 0;
+  double w2_pred = 0, elr_pred = 0, c_pred = 0;
   bool measured = false;
-  double w2_meas = 0, elr_meas = 0;
+  double w2_meas = 0, elr_meas = 0, c_meas = 0;
   double rel_err_w2() const { return (w2_pred - w2_meas) / w2_meas; }
   double rel_err_elr() const { return (elr_pred - elr_meas) / elr_meas; }
 };
