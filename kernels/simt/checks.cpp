@@ -145,7 +145,9 @@ namespace {
 std::string at(const void* pc) {
   return source_location(static_cast<const char*>(pc) - 1);  // the call's own line, not the next one
 }
-const char* verb(AccessKind kind) { return kind == AccessKind::Read ? "reads" : kind == AccessKind::Write ? "writes" : "atomically updates"; }
+const char* verb(AccessKind kind) {
+  return kind == AccessKind::Read ? "reads" : kind == AccessKind::Write ? "writes" : "atomically updates";
+}
 }  // namespace
 
 void BlockChecks::access(uintptr_t address, size_t bytes, AccessKind kind, const void* pc) {
@@ -154,7 +156,8 @@ void BlockChecks::access(uintptr_t address, size_t bytes, AccessKind kind, const
   size_t granule;
   if (address - uintptr_t(static_base_) < static_bytes_) {
     // Kernel code's thread-locals are its __shared__ variables and the thread indices.
-    const size_t first = (address - uintptr_t(static_base_)) / 4, last = (address + bytes - 1 - uintptr_t(static_base_)) / 4;
+    const size_t first = (address - uintptr_t(static_base_)) / 4;
+    const size_t last = (address + bytes - 1 - uintptr_t(static_base_)) / 4;
     if (static_variable_[first] < 0) return;  // threadIdx and friends
     if (on_.memcheck && (last >= static_variable_.size() || static_variable_[last] != static_variable_[first]))
       return fail(Fault::OutOfBounds, fmt::format("{} {} {} bytes at {} ({}), past the end of the variable",
@@ -204,6 +207,8 @@ void BlockChecks::shared_access(size_t index, uintptr_t address, size_t bytes, A
     if (c.reader == 0 || c.read_epoch != epoch_) {
       c.reader = me, c.read_epoch = epoch_, c.read_wsync = wsync, c.read_pc = pc;
       c.reader_warp = int16_t(warp), c.reader_lanes = 1u << (thread_ % 32);
+    } else if (c.reader == SharedCell::kManyReaders && c.reader_warp < 0) {
+      // Read by several warps since the last barrier: only a barrier orders a write after them.
     } else if (c.reader != me) {
       c.reader = SharedCell::kManyReaders;
       if (c.reader_warp != warp) c.reader_warp = -1;

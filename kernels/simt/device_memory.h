@@ -31,7 +31,6 @@ class DeviceMemory {
   bool free(void* ptr);          // false when ptr is no live allocation's start
   // [ptr, ptr + bytes) lies inside one live allocation.
   bool contains(const void* ptr, size_t bytes) const;
-  bool in_arena(uintptr_t address) const { return address - base_ < size_; }
   uintptr_t arena_base() const { return base_; }
   size_t arena_bytes() const { return size_; }
 

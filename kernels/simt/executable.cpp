@@ -73,7 +73,8 @@ struct Symbols {
 
   void read(const unsigned char* file, size_t size) {
     const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(file);
-    if (size < sizeof(Elf64_Ehdr) || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64)
+    if (size < sizeof(Elf64_Ehdr) || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS64)
       return;
     const auto* sh = reinterpret_cast<const Elf64_Shdr*>(file + eh->e_shoff);
     int symtab_index = -1;
@@ -94,7 +95,8 @@ struct Symbols {
       else if (type == STT_TLS && s.st_size > 0 && std::strncmp(name, "_ZZ", 3) == 0)  // value: offset in the block
         vars.push_back({SharedVariable{demangle(name), size_t(s.st_value), size_t(s.st_size)}, name});
     }
-    std::sort(functions.begin(), functions.end(), [](const Function& a, const Function& b) { return a.address < b.address; });
+    std::sort(functions.begin(), functions.end(),
+              [](const Function& a, const Function& b) { return a.address < b.address; });
     std::sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first.offset < b.first.offset; });
     for (auto& [var, mangled] : vars) {
       shared.push_back(std::move(var));

@@ -62,8 +62,8 @@ std::string launch_limits_problem(dim3 grid, dim3 block, size_t dynamic_bytes, c
   return fmt::format("{} bytes of dynamic shared memory (and {} static), more than the {} allowed{}", dynamic_bytes,
                      info.static_shared_bytes, max_dynamic,
                      raised ? " by its cudaFuncAttributeMaxDynamicSharedMemorySize"
-                            : " without opting in (cudaFuncSetAttribute with cudaFuncAttributeMaxDynamicSharedMemorySize, "
-                              "up to 227 KB in all)");
+                            : " without opting in (cudaFuncSetAttribute with "
+                              "cudaFuncAttributeMaxDynamicSharedMemorySize, up to 227 KB in all)");
 }
 
 }  // namespace elr::simt

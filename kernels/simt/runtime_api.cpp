@@ -59,7 +59,8 @@ struct CUstream_st {
   cudaGraph_t capture = nullptr;  // the graph being recorded, if capturing
 };
 struct CUevent_st {
-  std::shared_ptr<elr::simt::runtime_detail::EventState> state = std::make_shared<elr::simt::runtime_detail::EventState>();
+  using State = elr::simt::runtime_detail::EventState;
+  std::shared_ptr<State> state = std::make_shared<State>();
 };
 struct CUgraph_st {
   std::vector<elr::simt::runtime_detail::Node> nodes;
@@ -277,7 +278,8 @@ void submit_launch(std::shared_ptr<const LaunchClosure> call, dim3 grid, dim3 bl
   }
   CUstream_st* stream = resolve(handle);
   Node node;
-  node.work.what = fmt::format("kernel '{}' (launched at {}:{}) {}", site.kernel, site.file, site.line, on_stream(stream));
+  node.work.what =
+      fmt::format("kernel '{}' (launched at {}:{}) {}", site.kernel, site.file, site.line, on_stream(stream));
   node.work.run = [call, grid, block, shmem_bytes, site](const OpContext& op) {
     if (!checks().any()) return execute_launch(*call, grid, block, shmem_bytes, site, nullptr);
     const LaunchChecks launch_checks{site, op, next_launch_serial()};

@@ -48,11 +48,6 @@ void Streams::destroy(StreamId stream) {
   queues_[stream].live = false;
 }
 
-bool Streams::blocking(StreamId stream) const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return queues_[stream].blocking;
-}
-
 std::string Streams::stream_name(StreamId stream) const {
   if (stream == kLegacyStream) return "the legacy stream";
   if (stream == kPerThreadStream) return "the per-thread default stream";

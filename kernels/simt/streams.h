@@ -68,7 +68,6 @@ class Streams {
 
   StreamId create(bool blocking);
   void destroy(StreamId stream);  // runs its pending work first
-  bool blocking(StreamId stream) const;
 
   // Appends `work` to the stream; returns the operation's clock (it covers the operation itself).
   // The schedule may run ready work before this returns.
