@@ -32,11 +32,13 @@ if [ -f "$OUT/collapse/kappa_fit.csv" ]; then
   gp -e "d='$data'; out='$FIG/science-spread-vs-lr.$ext'" "$here/collapse-spread.gp"
 fi
 
-if [ -f "$OUT/critical/critical_summary.csv" ]; then
-  # Per model and step: measured minimum and both predictions over the critical LR, every seed.
+if [ -f "$OUT/critical/critical_summary.csv" ] && [ -f "$OUT/collapse/critical_summary.csv" ]; then
+  # Per model and step (0 from the collapse probes, 10 and 100 from the critical ones): measured
+  # minimum and collapse prediction over the critical LR, every seed.
   for g in $groups; do
-    csv -v cols=step,critical_lr,lr_min_meas,lr_min_kappa,seed -v where=group=$g "$OUT/critical/critical_summary.csv" |
-        awk 'NR > 1 { print $1 * (1 + 0.06 * ($5 - 1)) + 1, $2, $3 / $2, $4 / $2 }' > "$data/crit-$g.dat"
+    for f in "$OUT/collapse/critical_summary.csv" "$OUT/critical/critical_summary.csv"; do
+      csv -v cols=step,critical_lr,lr_min_meas,lr_min_kappa,seed -v where=group=$g "$f" | tail -n +2
+    done | awk '{ print ($1 + 1) * (1 + 0.06 * ($5 - 1)), $2, $3 / $2, $4 / $2 }' > "$data/crit-$g.dat"
   done
   gp -e "d='$data'; out='$FIG/science-critical.$ext'" "$here/critical.gp"
 fi
