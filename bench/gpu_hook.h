@@ -1,8 +1,8 @@
 // The GPU suites of `elrscope bench` (gpu-kernels, gpu-step) live in bench/gpu/, which needs nvcc
-// (and cuDNN for the kernel rows' vendor peers); the `elr` library links no CUDA code. This header is the plain C++ meeting
-// point: the results the report renders (kernel rows are bench/kernel_row.h's, as on the CPU), and
-// a runner that the GPU suite registers when it is linked into the program. Without it,
-// gpu_bench_runner() is null and `elrscope bench` says so.
+// (and cuDNN for the kernel rows' vendor peers); the `elr` library links no CUDA code. This header
+// is the plain C++ meeting point: the results the report renders (kernel rows are
+// bench/kernel_row.h's, as on the CPU), and a runner that the GPU suite registers when it is linked
+// into the program. Without it, gpu_bench_runner() is null and `elrscope bench` says so.
 #pragma once
 #include <cstdint>
 #include <string>

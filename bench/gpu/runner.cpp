@@ -63,8 +63,8 @@ std::vector<GpuStepRow> run_steps(const GpuBenchRequest& request) {
     if (request.nets.empty() || ("," + request.nets + ",").find("," + n.label + ",") != std::string::npos)
       nets.push_back(n);
   if (nets.empty())
-    throw UserError(fmt::format("--nets: no GPU step net matches '{}' (plain-20, resnet-20, resnet-56; --tiny: plain-4)",
-                                request.nets));
+    throw UserError(fmt::format(
+        "--nets: no GPU step net matches '{}' (plain-20, resnet-20, resnet-56; --tiny: plain-4)", request.nets));
   std::vector<GpuStepRow> rows;
   for (const StepNet& n : nets) {
     std::fprintf(stderr, "bench: GPU step %s ...\n", n.label.c_str());

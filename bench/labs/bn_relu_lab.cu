@@ -112,7 +112,9 @@ __global__ void one_block_forward_kernel(int n, int c, int hw, float momentum, f
     const double v = (double(x[o]) - mean) * scale + shift;
     y[o] = float(v < 0 ? 0.0 : v);
   }
-  if (threadIdx.x == 0) finish_channel(ch, double(count), mean, squares[0], eps, momentum, save_mean, save_invstd, running_mean, running_var);
+  if (threadIdx.x == 0)
+    finish_channel(ch, double(count), mean, squares[0], eps, momentum, save_mean, save_invstd, running_mean,
+                   running_var);
 }
 
 __global__ void one_block_backward_kernel(int n, int c, int hw, const float* x, const float* y, const float* dy,
