@@ -185,6 +185,7 @@ nlohmann::json to_json(const BenchReport& r) {
                   {"peak_note", m.peak_note}, {"copy_bandwidth_gbs", m.copy_gbs}};
   j["suite"] = r.suite;
   j["full"] = r.full;
+  if (r.tiny) j["tiny"] = true;
   j["repeats"] = r.repeats;
   j["warmup"] = r.warmup;
   j["load_avg_start"] = r.load_avg_start;
@@ -314,9 +315,10 @@ std::string gpu_markdown(const BenchReport& r) {
       d.name, d.cc_major, d.cc_minor, d.multiprocessors, d.total_memory / double(1 << 30), d.l2_bytes / double(1 << 20),
       d.peak_note, cuda_version(d.driver_version), cuda_version(d.runtime_version), cuda_version(d.toolkit_version),
       d.cudnn_version, d.cublas_version, m.cpu_model, m.cores, m.compiler, m.git_revision, m.time, r.suite,
-      r.full ? " (all shapes)" : " (quick subset)", r.repeats, r.warmup);
+      r.tiny ? " (tiny shapes)" : r.full ? " (all shapes)" : " (quick subset)", r.repeats, r.warmup);
   if (!r.gpu.steps.empty()) {
-    s += "## Training step on the GPU (batch 128, synthetic inputs), engine and PyTorch interleaved\n\n";
+    s += fmt::format("## Training step on the GPU (batch {}, synthetic inputs), engine and PyTorch interleaved\n\n",
+                     r.gpu.steps.front().batch);
     s += "The step: forward, cross-entropy, backward, per-layer statistics, LR control, SGD (lr 0.1, momentum 0.9), "
          "each step timed from its launch until its results are on the host. PyTorch runs eager on the same GPU with "
          "TF32 off (FP32 against FP32). Below 1 means the engine is faster. \"stats + LR control\" is "

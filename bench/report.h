@@ -37,6 +37,7 @@ struct BenchReport {
   MachineInfo machine;
   std::string suite;
   bool full = false;
+  bool tiny = false;  // GPU suites at tiny shapes (`--tiny`): a smoke run, its times mean nothing
   int repeats = 0, warmup = 0;
   std::vector<KernelRow> kernels;
   std::vector<StepRow> steps;

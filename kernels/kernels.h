@@ -7,7 +7,7 @@
 //   not depend on the number of threads (fixed work partitions, reductions in a fixed order).
 // - CUDA entry points (kernels/cuda, float only) take the same arguments in the same order plus a
 //   stream, and a caller-owned workspace where they need scratch memory (the conv/GEMM weight
-//   gradients).
+//   gradients, the BN training forward and backward, the cross-entropy forward).
 // - Backward entry points OVERWRITE their outputs (the autograd tape accumulates).
 #pragma once
 #include <cstddef>
@@ -18,6 +18,13 @@ struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this head
 namespace elr::kernels {
 
 using Stream = CUstream_st*;  // nullptr: the default stream
+
+// Scratch device memory a CUDA entry point takes from its caller (sized by its *_workspace_bytes),
+// in use until the entry's work on the stream is done.
+struct Workspace {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
 
 // ---- conv2d (no bias: a BatchNorm follows every conv) ------------------------------------------
 struct Conv2dShape {
@@ -129,15 +136,20 @@ double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* 
 // (region owned by the CUDA-kernels work; keep declarations for other ops out of it)
 // float only. Nothing here synchronizes the host: results stay on the device (loss, counts,
 // statistics, learning rates) for the next kernel or an asynchronous copy.
+// The BN training forward and backward split each channel over several blocks whose partial sums
+// go to a workspace of batchnorm_workspace_bytes(shape) bytes (added in a fixed order: no atomics).
+size_t batchnorm_workspace_bytes(const BatchNormShape& sh);
 void batchnorm_forward_train_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
                                   const float* gamma, const float* beta, float* y, float* save_mean,
-                                  float* save_invstd, float* running_mean, float* running_var, Stream stream);
+                                  float* save_invstd, float* running_mean, float* running_var, Workspace workspace,
+                                  Stream stream);
 void batchnorm_forward_eval_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
                                  const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, float* y, Stream stream);
 void batchnorm_backward_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x, const float* y,
                              const float* dy, const float* gamma, const float* save_mean, const float* save_invstd,
-                             float* dx, float* dgamma, float* dbeta, Stream stream);  // dgamma/dbeta may be null
+                             float* dx, float* dgamma, float* dbeta, Workspace workspace,
+                             Stream stream);  // dgamma/dbeta may be null
 
 void fill_cuda(int64_t count, float value, float* y, Stream stream);  // y[i] = value
 void relu_forward_cuda(int64_t count, const float* x, float* y, Stream stream);
@@ -153,9 +165,11 @@ void global_avgpool_backward_cuda(const PoolShape& sh, const float* dy, float* d
 
 // loss: one float on the device; correct: one int64 on the device (may be null). Labels are not
 // checked on the host (that would synchronize): a row with a label outside [0, classes) makes the
-// loss NaN, and its dlogits row NaN in the backward.
+// loss NaN, and its dlogits row NaN in the backward. The forward's blocks write partials to a
+// workspace of cross_entropy_forward_workspace_bytes(shape) bytes.
+size_t cross_entropy_forward_workspace_bytes(const CrossEntropyShape& sh);
 void cross_entropy_forward_cuda(const CrossEntropyShape& sh, const float* logits, const int32_t* labels,
-                                float* loss, float* probs, int64_t* correct, Stream stream);
+                                float* loss, float* probs, int64_t* correct, Workspace workspace, Stream stream);
 void cross_entropy_backward_cuda(const CrossEntropyShape& sh, const float* probs, const int32_t* labels,
                                  float dloss, float* dlogits, Stream stream);
 
@@ -244,10 +258,6 @@ void sgd_update_cuda(const MultiTensorList& list, const SgdParams& p, const doub
 // memory of at least *_workspace_bytes(shape) bytes (0: the shape runs unsplit, data may be null),
 // in use until the entry's work on the stream is done. The size depends on the tile and TF32
 // settings below as well: ask after changing them.
-struct Workspace {
-  void* data = nullptr;
-  size_t bytes = 0;
-};
 void conv2d_forward_cuda(const Conv2dShape& sh, const float* x, const float* w, float* y, Stream stream);
 void conv2d_backward_data_cuda(const Conv2dShape& sh, const float* dy, const float* w, float* dx,
                                Stream stream);

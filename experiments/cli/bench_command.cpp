@@ -21,6 +21,7 @@ struct BenchCliConfig {
   int repeats = 7;
   int warmup = 1;
   bool full = false;
+  bool tiny = false;
   int threads = 2;
   int rounds = 3;
   int steps_per_round = 2;
@@ -43,6 +44,7 @@ bench::BenchReport start_report(const BenchCliConfig& c) {
   bench::BenchReport report;
   report.suite = c.suite;
   report.full = c.full;
+  report.tiny = c.tiny;
   report.repeats = c.repeats;
   report.warmup = c.warmup;
   report.load_avg_start = bench::load_average_1min();
@@ -76,6 +78,7 @@ int run_gpu_bench(const BenchCliConfig& c) {
   request.repeats = c.repeats;
   request.warmup = c.warmup;
   request.full = c.full;
+  request.tiny = c.tiny;
   request.rounds = c.rounds;
   request.steps_per_round = c.steps_per_round;
   request.nets = c.nets;
@@ -99,6 +102,7 @@ int run_bench(const BenchCliConfig& c) {
   if (c.warmup < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup));
   if (c.threads < 1) throw UserError(fmt::format("--threads: must be at least 1, got {}", c.threads));
   if (c.rounds < 1 || c.steps_per_round < 1) throw UserError("--rounds and --steps-per-round: must be at least 1");
+  if (c.tiny && !is_gpu_suite(c.suite)) throw UserError("--tiny: only with the GPU suites (gpu-kernels, gpu-step, gpu)");
   omp_set_num_threads(c.threads);
   if (is_gpu_suite(c.suite)) return run_gpu_bench(c);
 
@@ -163,6 +167,8 @@ Command register_bench_command(CLI::App& parent) {
   app->add_option("--repeats", cfg->repeats, "timed repeats per kernel (median and min reported)")->capture_default_str();
   app->add_option("--warmup", cfg->warmup, "untimed calls (kernels) or steps (training step) first")->capture_default_str();
   app->add_flag("--full", cfg->full, "every deduplicated kernel shape (default: a representative subset)");
+  app->add_flag("--tiny", cfg->tiny,
+                "GPU suites: tiny shapes and a tiny step net (a smoke run; scripts/gpu-check.sh --dry-run)");
   app->add_option("--threads", cfg->threads, "threads of the engine and of PyTorch")->capture_default_str();
   app->add_option("--rounds", cfg->rounds, "training step: interleaved rounds (engine block, PyTorch block)")
       ->capture_default_str();

@@ -22,31 +22,11 @@ namespace k = elr::kernels;
 
 namespace {
 
-const k::Conv2dShape kConv0{2, 3, 6, 6, 4, 3, 3, 1, 1}, kConv1{3, 4, 7, 5, 6, 1, 1, 2, 0};
-const std::vector<int64_t> kTensors = {100, 37, 5000};
-
-// The suite's kinds of rows at tiny shapes: 3 conv passes x 2 shapes, BN forward and backward x 2,
-// max-pool 2, average pool 2, loss 2, linear 2, statistics and SGD.
-std::vector<k::NetworkCase> tiny_cases() {
-  std::vector<k::OpCasePtr> cases;
-  auto add = [&](const std::vector<k::OpCasePtr>& more) { cases.insert(cases.end(), more.begin(), more.end()); };
-  add(k::conv2d_cases(kConv0));
-  add(k::conv2d_cases(kConv1));
-  for (const auto& [shape, relu] : {std::make_pair(k::BatchNormShape{2, 4, 9}, true),
-                                    std::make_pair(k::BatchNormShape{3, 2, 5}, false)})
-    add({std::make_shared<k::BatchNormTrainForward>(shape, relu), std::make_shared<k::BatchNormBackward>(shape, relu)});
-  add({std::make_shared<k::MaxPoolForward>(k::PoolShape{2, 3, 4, 6}),
-       std::make_shared<k::MaxPoolBackward>(k::PoolShape{2, 3, 4, 6})});
-  add({std::make_shared<k::AvgPoolForward>(k::PoolShape{2, 4, 3, 3}),
-       std::make_shared<k::AvgPoolBackward>(k::PoolShape{2, 4, 3, 3})});
-  add(k::cross_entropy_cases(k::CrossEntropyShape{5, 10}));
-  add(k::linear_cases(k::LinearShape{3, 5, 4}));
-  add({std::make_shared<k::TensorStatsCase>(kTensors, "tiny"),
-       std::make_shared<k::SgdCase>(kTensors, "tiny", k::benchmark_sgd_params())});
-  std::vector<k::NetworkCase> out;
-  for (const k::OpCasePtr& c : cases) out.push_back({c, "tiny"});
-  return out;
-}
+// The cases of the tiny suite the checks below look up: its two conv shapes, its SGD tensor list.
+const std::vector<k::NetworkCase> kTiny = g::tiny_network_cases();
+const k::Conv2dShape kConv0 = k::as<k::Conv2dForward>(*kTiny[0].op).shape;
+const k::Conv2dShape kConv1 = k::as<k::Conv2dForward>(*kTiny[3].op).shape;
+const std::vector<int64_t> kTensors = k::as<k::SgdCase>(*kTiny.back().op).sizes;
 
 struct StreamGuard {
   cudaStream_t stream = nullptr;
@@ -56,7 +36,7 @@ struct StreamGuard {
 
 g::GpuKernelSuiteConfig tiny_config(cudaStream_t stream) {
   g::GpuKernelSuiteConfig c;
-  c.cases = tiny_cases();
+  c.cases = g::tiny_network_cases();
   c.options.repeats = 3;
   c.options.warmup = 1;
   c.options.flush_bytes = 1 << 16;
@@ -160,7 +140,7 @@ TEST_CASE("gpu bench: unwritten outputs and failing launches are validation erro
       const auto& b = k::as<k::BatchNormBackward>(op);
       return k::batchnorm_backward_cuda(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2),
                                         a.at<float>(3), a.at<float>(4), a.at<float>(5), a.at<float>(6),
-                                        a.at<float>(7), nullptr, a.stream);
+                                        a.at<float>(7), nullptr, a.workspace, a.stream);
     }
     if (op.op() == k::Op::LinearForward) ELR_FAIL("linear_forward_cuda: launch failed on purpose");
     k::run_cuda(op, a);
