@@ -199,6 +199,8 @@ nlohmann::json to_json(const BenchReport& r) {
                      {"engine_update_median_s", s.update_median_s}, {"stats_lr_control_median_s", s.stats_median_s},
                      {"stats_lr_control_share", s.stats_share},
                      {"stats_lr_control_min_s", s.stats_min_s}, {"stats_lr_control_share_of_min", s.stats_share_min},
+                     {"ranks", s.ranks}, {"all_reduce_median_s", s.all_reduce_median_s},
+                     {"all_reduce_share", s.all_reduce_share},
                      {"pytorch_median_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_median_s)},
                      {"pytorch_min_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_min_s)},
                      {"ratio_engine_over_pytorch", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.ratio)},
@@ -225,9 +227,12 @@ nlohmann::json to_json(const BenchReport& r) {
 }
 
 std::string step_table_markdown(const std::vector<StepRow>& rows) {
+  // Steps over several ranks (mpirun -np N elrscope bench) add the gradient all-reduce's column.
+  const bool ranks = std::any_of(rows.begin(), rows.end(), [](const StepRow& r) { return r.ranks > 1; });
   std::string s =
       "| net | engine ms (median / min) | PyTorch ms (median / min) | engine / PyTorch (medians; minima) | forward / backward / update ms "
-      "| stats + LR control: median share (ms) / min share | load |\n|---|---|---|---|---|---|---|\n";
+      "| stats + LR control: median share (ms) / min share | load |";
+  s += ranks ? " all-reduce: median share (ms) |\n|---|---|---|---|---|---|---|---|\n" : "\n|---|---|---|---|---|---|---|\n";
   for (const StepRow& r : rows) {
     const std::string torch = r.pytorch_s.empty() ? fmt::format("- ({})", r.pytorch_error)
                                                    : fmt::format("{} / {}", ms(r.pytorch_median_s), ms(r.pytorch_min_s));
@@ -237,6 +242,11 @@ std::string step_table_markdown(const std::vector<StepRow>& rows) {
                                          : fmt::format("**{:.2f}x**; {:.2f}x", r.ratio, r.engine_min_s / r.pytorch_min_s),
                      ms(r.forward_median_s), ms(r.backward_median_s), ms(r.update_median_s), 100.0 * r.stats_share,
                      ms3(r.stats_median_s), 100.0 * r.stats_share_min, r.load_avg_start, r.load_avg_end);
+    if (ranks) {
+      s.pop_back();  // the row's newline
+      s += fmt::format(" {:.2f}% ({} ms) on {} ranks |\n", 100.0 * r.all_reduce_share, ms3(r.all_reduce_median_s),
+                       r.ranks);
+    }
   }
   return s;
 }

@@ -68,6 +68,46 @@ void batchnorm_backward_cpu(const BatchNormShape& sh, const BatchNormParams& p, 
                             const T* dy, const T* gamma, const T* save_mean, const T* save_invstd, T* dx,
                             T* dgamma, T* dbeta);
 
+// The two halves of the training forward and of the backward, for batch statistics over more values
+// than one call sees (several ranks' batches, engine/ops.cpp's sync BN): the kernels above run both
+// halves per channel on their own values, with the same arithmetic.
+//
+// A channel's moments: its values x = shift + d, with the shift k (the mean of the channel's first
+// row, rounded to T: a value near the mean that keeps x - k exact), the mean of d and the sum of
+// squared deviations from the mean, in double.
+struct BatchNormMoments {
+  double count = 0;  // values
+  double shift = 0;  // k, a value of T
+  double mean = 0;   // mean of x - k
+  double m2 = 0;     // sum of (x - mean)^2
+};
+template <class T>
+void batchnorm_moments_cpu(const BatchNormShape& sh, const T* x, BatchNormMoments* moments);
+// The moments of the values of a and b together (Chan, Golub and LeVeque), with a's shift.
+BatchNormMoments combine_batchnorm_moments(const BatchNormMoments& a, const BatchNormMoments& b);
+// The training forward given each channel's moments (of x, or of a batch x is part of): y, the saved
+// mean and 1/sqrt(var + eps), the running statistics (unbiased variance over moments.count values).
+template <class T>
+void batchnorm_forward_apply_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* gamma,
+                                 const T* beta, const BatchNormMoments* moments, T* y, T* save_mean, T* save_invstd,
+                                 T* running_mean, T* running_var);
+// A channel's sums of the backward, with g = dy masked by the fused ReLU: sum(g), sum(g (x - mean)).
+struct BatchNormGradSums {
+  double count = 0;  // values
+  double g = 0, g_xc = 0;
+};
+// The sums of this call's values, and dgamma / dbeta from them (may be null); stores g into dx when
+// p.relu (batchnorm_backward_dx_cpu reads it there).
+template <class T>
+void batchnorm_backward_sums_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* y,
+                                 const T* dy, const T* save_mean, const T* save_invstd, T* dx, BatchNormGradSums* sums,
+                                 T* dgamma, T* dbeta);
+// dx given each channel's sums over the whole batch the statistics were taken over.
+template <class T>
+void batchnorm_backward_dx_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* dy,
+                               const T* gamma, const T* save_mean, const T* save_invstd, const BatchNormGradSums* sums,
+                               T* dx);
+
 // ---- elementwise ------------------------------------------------------------------------------
 template <class T> void relu_forward_cpu(int64_t count, const T* x, T* y);
 template <class T> void relu_backward_cpu(int64_t count, const T* y, const T* dy, T* dx);  // dx = dy * (y > 0)

@@ -32,7 +32,21 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   opt.relu = fused_relu_;
   opt.momentum = momentum_;
   opt.eps = eps_;
+  opt.groups = groups_;
+  opt.ranks = ranks_;
   return ops::batch_norm(x, gamma_->value, beta_->value, running_mean_->value, running_var_->value, opt);
+}
+
+void BatchNorm2d::set_statistics(int groups, Communicator* ranks) {
+  ELR_CHECK(groups >= 1, "BatchNorm2d: {} statistics groups", groups);
+  groups_ = groups;
+  ranks_ = ranks;
+}
+
+void set_batch_norm_statistics(Module& model, int groups, Communicator* ranks) {
+  model.for_each_module([&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->set_statistics(groups, ranks);
+  });
 }
 
 void BatchNorm2d::reset_own(uint64_t seed, uint64_t& stream) {

@@ -31,6 +31,9 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int channels, bool fused_relu = false, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return fused_relu_ ? "BatchNorm2d+ReLU" : "BatchNorm2d"; }
+  // Where the training statistics come from (ops::BatchNormOptions): each of `groups` slices of the
+  // batch, or, with `ranks`, every rank's batch.
+  void set_statistics(int groups, Communicator* ranks);
 
  protected:
   void reset_own(uint64_t seed, uint64_t& stream) override;
@@ -40,7 +43,13 @@ class BatchNorm2d : public Module {
   Buffer *running_mean_, *running_var_;
   bool fused_relu_;
   float momentum_, eps_;
+  int groups_ = 1;
+  Communicator* ranks_ = nullptr;
 };
+
+// Sets every batch norm of `model` to take its training statistics from `groups` slices of the batch
+// (--bn-groups), or from the batches of all `ranks` (--sync-bn; null: this rank's batch alone).
+void set_batch_norm_statistics(Module& model, int groups, Communicator* ranks);
 
 class ReLU : public Module {
  public:

@@ -8,6 +8,9 @@
 #include "engine/cuda/runtime.h"
 #include "engine/device.h"
 #include "engine/device_ops.h"
+#ifdef ELR_WITH_NCCL
+#include "engine/cuda_backend/nccl_collectives.h"
+#endif
 
 namespace elr::cuda_backend {
 
@@ -184,6 +187,9 @@ bool start(std::string* why_not) {
   static const CudaOps table = make_table();
   register_backend(DeviceType::CUDA, &memory);
   register_cuda_ops(&table);
+#ifdef ELR_WITH_NCCL
+  register_device_collectives(&make_nccl_collectives);
+#endif
   started = true;
   return true;
 }

@@ -8,6 +8,7 @@
 
 #include "bench/gpu_hook.h"
 #include "bench/report.h"
+#include "engine/comm.h"
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
@@ -56,6 +57,7 @@ bool is_gpu_suite(const std::string& suite) { return suite == "gpu-kernels" || s
 
 // The markdown and JSON outputs, and the exit code (1: a kernel row failed validation).
 int finish(const bench::BenchReport& report, const BenchCliConfig& c) {
+  if (!world().is_root()) return 0;  // several ranks: rank 0 reports for all
   const std::string md = bench::to_markdown(report);
   std::printf("%s", md.c_str());
   if (!c.md_out.empty()) write_text(c.md_out, md);
@@ -103,13 +105,20 @@ int run_bench(const BenchCliConfig& c) {
   if (c.threads < 1) throw UserError(fmt::format("--threads: must be at least 1, got {}", c.threads));
   if (c.rounds < 1 || c.steps_per_round < 1) throw UserError("--rounds and --steps-per-round: must be at least 1");
   if (c.tiny && !is_gpu_suite(c.suite)) throw UserError("--tiny: only with the GPU suites (gpu-kernels, gpu-step, gpu)");
+  // Several ranks (mpirun -np N elrscope bench --suite cpu-step): the data-parallel step and the share
+  // of it spent in the gradient all-reduce (docs/scale.md).
+  Communicator& ranks = world();
+  if (ranks.size() > 1 && c.suite != "cpu-step")
+    throw UserError(fmt::format("--suite: only cpu-step runs on several ranks, not {}", c.suite));
+  const bool root = ranks.is_root();
   omp_set_num_threads(c.threads);
   if (is_gpu_suite(c.suite)) return run_gpu_bench(c);
 
   bench::BenchReport report = start_report(c);
   report.machine.copy_gbs = bench::measure_copy_bandwidth_gbs();
-  std::fprintf(stderr, "bench: %s, %d threads, assumed peak %.0f GFLOP/s, load %.2f\n",
-               report.machine.cpu_model.c_str(), c.threads, report.machine.peak_gflops, report.load_avg_start);
+  if (root)
+    std::fprintf(stderr, "bench: %s, %d threads, assumed peak %.0f GFLOP/s, load %.2f\n",
+                 report.machine.cpu_model.c_str(), c.threads, report.machine.peak_gflops, report.load_avg_start);
 
   if (c.suite == "cpu-step" || c.suite == "all") {
     bench::StepBenchConfig sc;
@@ -118,6 +127,7 @@ int run_bench(const BenchCliConfig& c) {
     sc.steps_per_round = c.steps_per_round;
     sc.warmup = c.warmup;
     sc.pytorch = c.pytorch;
+    sc.ranks = &ranks;
     sc.python = c.python;
     sc.script = c.script;
     std::vector<bench::StepNet> nets;
@@ -127,9 +137,10 @@ int run_bench(const BenchCliConfig& c) {
     }
     if (nets.empty()) throw UserError(fmt::format("--nets: no step net matches '{}'", c.nets));
     for (const bench::StepNet& n : nets) {
-      std::fprintf(stderr, "bench: step %s ...\n", n.label.c_str());
+      if (root) std::fprintf(stderr, "bench: step %s ...\n", n.label.c_str());
       report.steps.push_back(bench::bench_step(n, sc));
       const bench::StepRow& r = report.steps.back();
+      if (!root) continue;
       std::fprintf(stderr, "  engine %.1f ms, pytorch %s, stats+LR %.2f%%\n", r.engine_median_s * 1e3,
                    r.pytorch_s.empty() ? r.pytorch_error.c_str() : fmt::format("{:.1f} ms, ratio {:.2f}", r.pytorch_median_s * 1e3, r.ratio).c_str(),
                    100 * r.stats_share);

@@ -91,6 +91,12 @@ void validate_train_config(const TrainConfig& c) {
   if (c.resume && c.out.empty()) throw UserError("--resume: needs the run directory");
   if (c.resume && c.overwrite) throw UserError("--overwrite: a resumed run keeps its files; it cannot overwrite them");
   if (c.tf32 && !c.device.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
+  if (c.sync_bn && c.device.is_cuda())
+    throw UserError("--sync-bn: runs on the CPU only (the CUDA batch norm has no split statistics kernels yet)");
+  if (c.sync_bn && c.bn_groups > 1) throw UserError("--bn-groups: contradicts --sync-bn (statistics over every rank)");
+  if (c.batch % c.bn_groups != 0)
+    throw UserError(fmt::format("--bn-groups: {} groups do not divide --batch {} into equal slices", c.bn_groups,
+                                c.batch));
   std::string why;
   if (!start_device(c.device.type, &why))
     throw UserError(fmt::format("--device: {} is not available: {}", setting_text(c.device), why));

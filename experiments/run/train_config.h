@@ -60,6 +60,8 @@ struct TrainConfig {
   int64_t checkpoint_every = kDefaultCheckpointEvery;  // 0: checkpoint only at the end (and on an interrupt)
   bool overwrite = false;                 // `out` may hold an old run: its files are removed first
   bool resume = false;                    // continue the run in `out` from its checkpoint
+  bool sync_bn = false;                   // several ranks: batch norm statistics over the global batch
+  int bn_groups = 1;                      // batch norm statistics over this many equal slices of each batch
 };
 
 // How one setting appears on the command line and in config.json, and the range it must lie in.
@@ -77,6 +79,7 @@ struct TrainOption {
   const char* min_reason = "";    // Check::AtLeast: " (batch norm)"
   bool zero_is_unset = false;     // 0 stands for "not given" (a default): a value given must be positive
   bool trajectory = true;         // changes the numbers or the logs of a run: a checkpoint's must equal the run's
+  bool hidden = false;            // left out of --help (a reference for tests, not a setting to study)
 
   constexpr TrainOption(const char* flag, const char* key, const char* help) : flag(flag), key(key), help(help) {}
   constexpr TrainOption no_default() const {
@@ -109,6 +112,11 @@ struct TrainOption {
   constexpr TrainOption at_most(int64_t n) const {
     TrainOption o = *this;
     o.max = n;
+    return o;
+  }
+  constexpr TrainOption hide() const {
+    TrainOption o = *this;
+    o.hidden = true;
     return o;
   }
   constexpr TrainOption non_negative() const { return checked(Check::NonNegative); }
@@ -182,6 +190,18 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .optional()
             .not_trajectory(),
         c.cuda_graph);
+  visit(O("--sync-bn", "sync_bn",
+          "several ranks (mpirun/srun): batch norm statistics over the global batch instead of each rank's share "
+          "(CPU)")
+            .optional(),
+        c.sync_bn);
+  visit(O("--bn-groups", "bn_groups",
+          "batch norm statistics over each of N equal slices of the batch: one process computing what N ranks "
+          "without --sync-bn compute")
+            .optional()
+            .at_least(1)
+            .hide(),
+        c.bn_groups);
   visit(O("--threads", "threads",
           "CPU threads (0: all cores; more than the cores is allowed, with a warning: the results do not depend on it)")
             .non_negative()
