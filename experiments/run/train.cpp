@@ -31,8 +31,9 @@ struct DataSets {
 DataSets load_data(const TrainConfig& c) {
   const uint64_t synthetic_seed = c.seed + 1000003;
   DataSets d;
-  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed);
-  if (c.evaluate) d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed);
+  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed, c.image_folder);
+  if (c.evaluate)
+    d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed, c.image_folder);
   return d;
 }
 
@@ -93,7 +94,7 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   if (device.is_cuda()) cuda_ops().set_conv_tf32(cfg.tf32);
 
   const Normalization norm = channel_normalization(data.train);
-  const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
+  const bool augment = cfg.augment < 0 ? augmented_by_default(cfg.dataset) : cfg.augment > 0;
   if (data.train.size() < cfg.batch)
     throw UserError(fmt::format("--batch: {} is larger than the training set ({} images)", cfg.batch, data.train.size()));
   DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
