@@ -42,8 +42,11 @@ struct Buffer {
     ELR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(float)));
   }
   ~Buffer() { cudaFree(ptr); }
-  void upload(const std::vector<float>& h) {
-    ELR_CUDA_CHECK(cudaMemcpy(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice));
+  // On the stream the kernels use: it is non-blocking, so a legacy-stream cudaMemcpy (which may
+  // return before the data lands) would not be ordered before them.
+  void upload(const std::vector<float>& h, Stream s) {
+    ELR_CUDA_CHECK(cudaMemcpyAsync(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice, s));
+    ELR_CUDA_CHECK(cudaStreamSynchronize(s));  // h is pageable and may go away
   }
   std::vector<float> download() const {
     std::vector<float> h(count);
@@ -179,7 +182,7 @@ int main(int argc, char** argv) {
                  ny = size_t(sh.n) * sh.k * sh.p() * sh.q();
     const auto hx = random_values(nx, 1), hw = random_values(nw, 2), hdy = random_values(ny, 3);
     Buffer x(nx), w(nw), dy(ny), out_x(nx), out_w(nw), out_y(ny);
-    x.upload(hx), w.upload(hw), dy.upload(hdy);
+    x.upload(hx, s), w.upload(hw, s), dy.upload(hdy, s);
     for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight}) {
       // The CPU reference of this pass.
       std::vector<float> want(pass == Pass::Forward ? ny : pass == Pass::BackwardData ? nx : nw);

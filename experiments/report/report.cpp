@@ -18,7 +18,7 @@ ReportKind kind_of(const std::string& dir) {
   if (is_run_dir(dir)) return ReportKind::Run;
   if (is_explode_dir(dir)) return ReportKind::Explode;
   throw UserError(
-      fmt::format("report: '{}' is neither a run directory (layers.csv, summary.json), a sweep directory "
+      fmt::format("report: '{}' is neither a run directory (config.json, metrics.jsonl, layers.csv), a sweep directory "
                   "(sweep.json) nor an explode --out directory (explode_layers.csv, explode_summary.csv)",
                   dir));
 }
@@ -95,6 +95,9 @@ ReportResult write_report(const ReportConfig& c) {
                       "for a report with tables only",
                       gnuplot_install_hint()));
   }
+  // Every run folder is read before anything is written, so a bad folder leaves no report behind.
+  std::vector<RunData> runs;
+  if (result.kind == ReportKind::Run || result.kind == ReportKind::Comparison) runs = load_runs(c.dirs);
   result.report_dir = c.out.empty() ? c.dirs[0] + "/report" : c.out;
   make_directories(result.report_dir);
 
@@ -104,10 +107,10 @@ ReportResult write_report(const ReportConfig& c) {
   page.doc.title = title_of(result.kind, c.dirs);
   switch (result.kind) {
     case ReportKind::Run:
-      run_page(load_run(c.dirs[0]), c.first_steps, page);
+      run_page(runs[0], c.first_steps, page);
       break;
     case ReportKind::Comparison:
-      comparison_page(load_runs(c.dirs), c.first_steps, page);
+      comparison_page(runs, c.first_steps, page);
       break;
     case ReportKind::Sweep:
       sweep_page(c.dirs[0], c.sweep_step, page);

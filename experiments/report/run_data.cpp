@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "engine/error.h"
 #include "engine/files.h"
 
 namespace elr {
@@ -24,18 +25,22 @@ std::string folder_name(const std::string& dir) {
 
 }  // namespace
 
-bool is_run_dir(const std::string& dir) {
-  return path_exists(dir + "/layers.csv") || path_exists(dir + "/summary.json");
-}
+bool is_run_dir(const std::string& dir) { return path_exists(dir + "/config.json"); }
 
 RunData load_run(const std::string& dir) {
   RunData r;
   r.dir = dir;
   r.label = folder_name(dir);
-  r.config = path_exists(dir + "/config.json") ? read_json(dir + "/config.json") : nlohmann::json::object();
+  // A run folder has these three from its first step on; summary.json comes at the end.
+  for (const char* file : {"config.json", "metrics.jsonl", "layers.csv"})
+    if (!path_exists(dir + "/" + file))
+      throw UserError(fmt::format("report: '{}/{}' is missing: a run directory has config.json, metrics.jsonl and "
+                                  "layers.csv",
+                                  dir, file));
+  r.config = read_json(dir + "/config.json");
   if (path_exists(dir + "/summary.json")) r.summary = read_run_summary(dir + "/summary.json");
-  if (path_exists(dir + "/metrics.jsonl")) r.metrics = read_metrics_jsonl(dir + "/metrics.jsonl");
-  if (path_exists(dir + "/layers.csv")) {
+  r.metrics = read_metrics_jsonl(dir + "/metrics.jsonl");
+  {
     std::map<int64_t, LayerSeries> by_layer;
     for (const LayerRow& row : read_layers_csv(dir + "/layers.csv")) {
       if (!row.scale_invariant) continue;

@@ -232,6 +232,8 @@ void run_page(const RunData& run, int64_t first_steps, Page& page) {
   page.doc.table(run_settings_table(run));
   page.doc.heading("Summary");
   if (!run.summary) page.doc.paragraph("The run has no summary.json: it has not finished (or was killed).");
+  if (run.summary && run.summary->interrupted)
+    page.doc.paragraph("The run was interrupted; `elrscope train --resume " + run.dir + "` continues it.");
   page.doc.table(run_summary_table({run}, first_steps));
   page.doc.paragraph(fmt::format(
       "Spread = max ELR / min ELR over the scale-invariant layers, from metrics.jsonl; the log10 statistics count "

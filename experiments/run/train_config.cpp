@@ -88,10 +88,22 @@ void validate_train_config(const TrainConfig& c) {
   if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
   if (c.target_elr > 0 && c.lr_control != LrControlKind::UniformElr)
     throw UserError("--target-elr: only used with --lr-control uniform-elr");
+  if (c.resume && c.out.empty()) throw UserError("--resume: needs the run directory");
+  if (c.resume && c.overwrite) throw UserError("--overwrite: a resumed run keeps its files; it cannot overwrite them");
   if (c.tf32 && !c.device.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
   std::string why;
   if (!start_device(c.device.type, &why))
     throw UserError(fmt::format("--device: {} is not available: {}", setting_text(c.device), why));
+}
+
+std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b) {
+  // Compared as config.json writes them: the width as built, named settings as words.
+  const nlohmann::json ja = config_to_json(a), jb = config_to_json(b);
+  std::string differs;
+  for_each_train_option(a, [&](const TrainOption& o, const auto&) {
+    if (differs.empty() && o.key && o.trajectory && ja.at(o.key) != jb.at(o.key)) differs = o.key;
+  });
+  return differs;
 }
 
 }  // namespace elr

@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/run/progress.h"
+#include "experiments/run/run_dir.h"
 #include "experiments/run/run_logs.h"
 
 namespace elr {
@@ -215,14 +216,18 @@ nlohmann::json sweep_to_json(const SweepConfig& c) {
           {"table", {{"spread_steps", c.spread_steps}, {"spread_threshold", c.spread_threshold}}}};
 }
 
-SweepGrid grid_from_json(const nlohmann::json& j) {
+SweepGrid grid_from_json(const nlohmann::json& j, const std::string& source) {
   SweepGrid g;
-  const nlohmann::json& grid = j.at("grid");
-  g.lrs = grid.at("lrs").get<std::vector<double>>();
-  g.depths = grid.at("depths").get<std::vector<int64_t>>();
-  g.momenta = grid.at("momenta").get<std::vector<double>>();
-  g.lr_controls = grid.at("lr_controls").get<std::vector<std::string>>();
-  g.seeds = grid.at("seeds").get<std::vector<uint64_t>>();
+  try {
+    const nlohmann::json& grid = j.at("grid");
+    g.lrs = grid.at("lrs").get<std::vector<double>>();
+    g.depths = grid.at("depths").get<std::vector<int64_t>>();
+    g.momenta = grid.at("momenta").get<std::vector<double>>();
+    g.lr_controls = grid.at("lr_controls").get<std::vector<std::string>>();
+    g.seeds = grid.at("seeds").get<std::vector<uint64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(fmt::format("'{}' is not a sweep description: {}", source, e.what()));
+  }
   return g;
 }
 
@@ -231,9 +236,9 @@ std::vector<SweepRow> collect_rows(const std::string& sweep_dir, const std::vect
   const std::string meta = sweep_dir + "/sweep.json";
   if (!path_exists(meta)) throw UserError(fmt::format("'{}' is not a sweep directory (no sweep.json)", sweep_dir));
   std::vector<SweepRow> rows;
-  for (const SweepPoint& p : expand_grid(grid_from_json(read_json(meta)))) {
+  for (const SweepPoint& p : expand_grid(grid_from_json(read_json(meta), meta))) {
     const std::string dir = point_dir(sweep_dir, p);
-    if (path_exists(dir + "/summary.json")) rows.push_back(read_row(dir, p, spread_steps, threshold));
+    if (run_finished(dir)) rows.push_back(read_row(dir, p, spread_steps, threshold));
   }
   return rows;
 }
@@ -297,6 +302,7 @@ SweepOutcome run_sweep(const SweepConfig& c) {
   const nlohmann::json meta = sweep_to_json(c);
   if (path_exists(meta_path)) {
     const nlohmann::json old = read_json(meta_path);
+    if (!old.is_object()) throw UserError(fmt::format("'{}' is not a sweep description: not a JSON object", meta_path));
     if (old.value("grid", nlohmann::json()) != meta["grid"] || old.value("fixed", nlohmann::json()) != meta["fixed"])
       throw UserError(fmt::format("--out: '{}' holds a sweep with a different grid or fixed settings (see {}); "
                                   "use another directory",
@@ -311,7 +317,7 @@ SweepOutcome run_sweep(const SweepConfig& c) {
   for (const SweepPoint& p : points) {
     if (p.index % c.shard_count != c.shard_index) continue;
     ++o.shard_points;
-    if (path_exists(point_dir(c.out, p) + "/summary.json"))
+    if (run_finished(point_dir(c.out, p)))
       ++o.skipped;
     else
       todo.push_back(p);
@@ -324,8 +330,15 @@ SweepOutcome run_sweep(const SweepConfig& c) {
 
   Progress progress(static_cast<int64_t>(todo.size()), c.progress);
   for (const SweepPoint& p : todo) {
-    // A point without summary.json never finished: train() rewrites its files from scratch.
-    TrainResult r = train(point_config(c.base, p, c.out));
+    // An unfinished point continues from its checkpoint; one that had not written config.json starts anew.
+    TrainConfig pc = point_config(c.base, p, c.out);
+    pc.resume = path_exists(pc.out + "/config.json");
+    pc.overwrite = !pc.resume;
+    TrainResult r = train(pc);
+    if (r.interrupted_by) {
+      o.interrupted_by = r.interrupted_by;
+      break;
+    }
     ++o.ran;
     if (r.diverged) ++o.diverged;
     progress.update(o.ran, fmt::format("{} loss {:.4g}{}", p.id, r.final_loss,

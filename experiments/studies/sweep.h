@@ -57,7 +57,7 @@ void parse_shard(const std::string& text, int64_t& index, int64_t& count);
 
 // sweep.json: the grid and the fixed settings; read back to rebuild the grid.
 nlohmann::json sweep_to_json(const SweepConfig& c);
-SweepGrid grid_from_json(const nlohmann::json& j);
+SweepGrid grid_from_json(const nlohmann::json& j, const std::string& source = "sweep.json");  // UserError naming it
 
 struct SweepOutcome {
   int64_t total_points = 0;   // whole grid
@@ -66,6 +66,7 @@ struct SweepOutcome {
   int64_t ran = 0;            // of this shard, trained now
   int64_t diverged = 0;       // of those trained now
   int64_t table_rows = 0;     // finished points in the table (any shard)
+  int interrupted_by = 0;     // SIGINT or SIGTERM stopped a point (its checkpoint lets the sweep continue)
 };
 
 // Writes sweep.json (refusing a directory that holds a different sweep), runs this shard's
