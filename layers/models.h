@@ -10,7 +10,8 @@ namespace elr {
 
 struct ModelConfig {
   std::string name = "plain";  // plain | resnet | resnet-noshort | vgg | resnet-imagenet | resnet-imagenet-noshort
-  int depth = 10;              // plain: 3..200; resnet: 6n+2 (20, 32, 56, 110); vgg: 11 or 16; resnet-imagenet: 18, 34, 50
+  int depth = 10;              // plain: 3..200; resnet: 6n+2 (20, 32, 56, 110); vgg: 11 or 16;
+                               // resnet-imagenet: 18, 34, 50
   int width = 0;               // plain: channels (default 32); resnet: first stage (16); vgg: first block (64);
                                // resnet-imagenet: first stage (64)
   int in_channels = 1;

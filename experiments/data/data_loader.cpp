@@ -61,7 +61,8 @@ DataLoader::DataLoader(const Dataset& data, int64_t batch_size, uint64_t seed, b
       drop_last_(drop_last),
       prefetch_(prefetch) {
   if (data.files)
-    ELR_CHECK(data.size() > 0 && data.image_bytes() > 0 && static_cast<int64_t>(data.files->paths.size()) == data.size(),
+    ELR_CHECK(data.size() > 0 && data.image_bytes() > 0 &&
+                  static_cast<int64_t>(data.files->paths.size()) == data.size(),
               "DataLoader: data set '{}' has {} labels and {} image files for {}x{}x{} images", data.name, data.size(),
               data.files->paths.size(), data.channels, data.height, data.width);
   else

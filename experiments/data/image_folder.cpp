@@ -33,7 +33,8 @@ bool is_folder(const fs::path& p) {
 
 // The class folders of a split, sorted.
 std::vector<std::string> class_folders(const fs::path& split) {
-  if (!is_folder(split)) throw UserError(fmt::format("{}: no such folder (expected ROOT/train and ROOT/val)", split.string()));
+  if (!is_folder(split))
+    throw UserError(fmt::format("{}: no such folder (expected ROOT/train and ROOT/val)", split.string()));
   std::vector<std::string> classes;
   std::error_code ec;
   for (fs::directory_iterator it(split, ec), end; !ec && it != end; it.increment(ec))

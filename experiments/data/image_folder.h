@@ -20,8 +20,9 @@ struct ImageFiles {
   int64_t skipped = 0;             // unreadable images left out (skip_corrupt)
 };
 
-// The training (ROOT/train) or evaluation (ROOT/val) images, read as `options` say (dataset.h). UserError naming the folder when it
-// is missing, a class folder holds no JPEG, or val's classes differ from train's.
+// The training (ROOT/train) or evaluation (ROOT/val) images, read as `options` say (dataset.h).
+// UserError naming the folder when it is missing, a class folder holds no JPEG, or val's classes
+// differ from train's.
 Dataset load_image_folder(const std::string& root, bool train, const ImageFolderOptions& options);
 
 // Sample `sample` of an image-folder data set as channels x height x width pixels (CHW): decoded,

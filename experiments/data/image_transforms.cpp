@@ -54,7 +54,8 @@ AxisWeights axis_weights(int in_size, int out_size, int out_first, int out_count
     }
     for (int x = 0; x < xmax; ++x) {
       const double w = total != 0.0 ? k[x] / total : k[x];
-      a.weights[size_t(o) * a.ksize + x] = int32_t(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+      const double scaled = w * (1 << kPrecisionBits);
+      a.weights[size_t(o) * a.ksize + x] = int32_t(w < 0 ? scaled - 0.5 : scaled + 0.5);
     }
     a.first[o] = xmin;
     a.count[o] = xmax;

@@ -63,7 +63,8 @@ NetLayers net_layers(const NetSpec& net, int n) {
           out_size = add_conv(channels, size, width, 3, stride, true).p();
           add_conv(width, out_size, width, 3, 1, !shortcut);
         }
-        if (shortcut && (stride != 1 || channels != out_channels)) add_conv(channels, size, out_channels, 1, stride, false);
+        if (shortcut && (stride != 1 || channels != out_channels))
+          add_conv(channels, size, out_channels, 1, stride, false);
         size = out_size;
         channels = out_channels;
       }
