@@ -221,6 +221,12 @@ nlohmann::json to_json(const BenchReport& r) {
     }
     kernels.push_back(row);
   }
+  nlohmann::json loader = nlohmann::json::array();
+  for (const LoaderRow& l : r.loader)
+    loader.push_back({{"description", l.description}, {"threads", l.threads}, {"images", l.images},
+                      {"median_s", l.median_s}, {"images_per_s", l.images_per_s()},
+                      {"images_per_s_per_core", l.images_per_s_per_core()}, {"pass_s", l.pass_s}});
+  j["loader"] = loader;
   j["kernels"] = kernels;
   if (r.has_gpu) j["gpu"] = gpu_to_json(r.gpu);
   return j;
@@ -265,6 +271,14 @@ std::string kernel_table_markdown(const std::vector<KernelRow>& rows) {
                      k.peak_gflops > 0 ? fmt::format("{:.0f}%", 100.0 * k.peak_share()) : "",
                      k.flop == 0 ? fmt::format("{:.1f}", k.gbs()) : "", k.max_rel_error, k.load_avg);
   }
+  return s;
+}
+
+std::string loader_table_markdown(const std::vector<LoaderRow>& rows) {
+  std::string s = "| images | threads | ms per pass (median) | images/s | images/s per core |\n|---|---|---|---|---|\n";
+  for (const LoaderRow& l : rows)
+    s += fmt::format("| {} | {} | {} | {:.1f} | **{:.1f}** |\n", l.description, l.threads, ms(l.median_s),
+                     l.images_per_s(), l.images_per_s_per_core());
   return s;
 }
 
@@ -370,6 +384,12 @@ std::string to_markdown(const BenchReport& r) {
          "Engine / PyTorch below 1 means the engine is faster. \"stats + LR control\" is the share of the engine's "
          "step spent measuring every layer and choosing the learning rates.\n\n";
     s += step_table_markdown(r.steps) + "\n";
+  }
+  if (!r.loader.empty()) {
+    s += "## Image-folder loader (JPEG decoding, random resized crop, flip, normalization)\n\n";
+    s += "What the batch loader does for each training image of `--dataset imagefolder`, timed over passes "
+         "of the whole generated folder (files in the page cache) with 1, 2, ... decoding threads.\n\n";
+    s += loader_table_markdown(r.loader) + "\n";
   }
   if (!r.kernels.empty()) {
     s += "## CPU kernels (validated against a reference, then timed; caches flushed before each repeat)\n\n";

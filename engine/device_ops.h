@@ -32,6 +32,8 @@ struct CudaOps {
   decltype(&kernels::add_backward_cuda) add_backward;
   decltype(&kernels::maxpool2x2_forward_cuda) maxpool2x2_forward;
   decltype(&kernels::maxpool2x2_backward_cuda) maxpool2x2_backward;
+  decltype(&kernels::maxpool3x3s2_forward_cuda) maxpool3x3s2_forward;
+  decltype(&kernels::maxpool3x3s2_backward_cuda) maxpool3x3s2_backward;
   decltype(&kernels::global_avgpool_forward_cuda) global_avgpool_forward;
   decltype(&kernels::global_avgpool_backward_cuda) global_avgpool_backward;
   void (*cross_entropy_forward)(const kernels::CrossEntropyShape& sh, const float* logits, const int32_t* labels,

@@ -359,6 +359,29 @@ Tensor max_pool2x2(const Tensor& x) {
   return y;
 }
 
+Tensor max_pool3x3s2(const Tensor& x) {
+  require_f32("max_pool3x3s2", "input", x);
+  require_ndim("max_pool3x3s2", "input", x, 4);
+  kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
+                        static_cast<int>(x.dim(3))};
+  Tensor y = empty_like({sh.n, sh.c, kernels::maxpool3x3s2_size(sh.h), kernels::maxpool3x3s2_size(sh.w)}, x);
+  Tensor argmax = empty_like(y.shape(), x, DType::I32);
+  if (x.device().is_cuda())
+    cuda_ops().maxpool3x3s2_forward(sh, x.data(), y.data(), argmax.labels(), cuda_ops().stream());
+  else
+    kernels::maxpool3x3s2_forward_cpu(sh, x.data(), y.data(), argmax.labels());
+  tape().record("max_pool3x3s2", {x}, {y}, [sh, argmax](Node& node) {
+    Tensor dx = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    if (dx.device().is_cuda())
+      cuda_ops().maxpool3x3s2_backward(sh, argmax.labels(), node.output_grad(0).data(), dx.data(),
+                                       cuda_ops().stream());
+    else
+      kernels::maxpool3x3s2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
 Tensor global_avg_pool(const Tensor& x) {
   require_f32("global_avg_pool", "input", x);
   require_ndim("global_avg_pool", "input", x, 4);

@@ -31,6 +31,7 @@ Tensor relu(const Tensor& x);
 Tensor add(const Tensor& a, const Tensor& b, bool relu = false);  // residual add, optional fused ReLU
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);  // x [n, in], w [out, in], b [out] or undefined
 Tensor max_pool2x2(const Tensor& x);
+Tensor max_pool3x3s2(const Tensor& x);    // 3x3 window, stride 2, padding 1: [n, c, h, w] -> [n, c, (h+1)/2, (w+1)/2]
 Tensor global_avg_pool(const Tensor& x);  // [n, c, h, w] -> [n, c]
 Tensor flatten(const Tensor& x);          // [n, ...] -> [n, prod(...)]
 Tensor reshape(const Tensor& x, const Shape& shape);  // same numel, shares storage

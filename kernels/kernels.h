@@ -130,6 +130,12 @@ struct PoolShape {
 // argmax[i] = the flat input index of output i's maximum (first maximum on ties, as PyTorch).
 template <class T> void maxpool2x2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argmax);
 template <class T> void maxpool2x2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx);
+// The ImageNet ResNet stem's 3x3 stride-2 max-pool with padding 1 (PyTorch's MaxPool2d(3, 2, 1)):
+// output [n, c, (h+1)/2, (w+1)/2]; the padding never wins. Windows overlap, so the backward adds
+// the gradients of every output whose arg-max is the same input, in output order.
+inline int maxpool3x3s2_size(int input) { return (input + 1) / 2; }
+template <class T> void maxpool3x3s2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argmax);
+template <class T> void maxpool3x3s2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx);
 // Global average pool: y[n, c] = mean over h*w.
 template <class T> void global_avgpool_forward_cpu(const PoolShape& sh, const T* x, T* y);
 template <class T> void global_avgpool_backward_cpu(const PoolShape& sh, const T* dy, T* dx);
@@ -200,6 +206,9 @@ void add_backward_cuda(int64_t count, bool relu, const float* y, const float* dy
 
 void maxpool2x2_forward_cuda(const PoolShape& sh, const float* x, float* y, int32_t* argmax, Stream stream);
 void maxpool2x2_backward_cuda(const PoolShape& sh, const int32_t* argmax, const float* dy, float* dx, Stream stream);
+void maxpool3x3s2_forward_cuda(const PoolShape& sh, const float* x, float* y, int32_t* argmax, Stream stream);
+void maxpool3x3s2_backward_cuda(const PoolShape& sh, const int32_t* argmax, const float* dy, float* dx,
+                                Stream stream);
 void global_avgpool_forward_cuda(const PoolShape& sh, const float* x, float* y, Stream stream);
 void global_avgpool_backward_cuda(const PoolShape& sh, const float* dy, float* dx, Stream stream);
 

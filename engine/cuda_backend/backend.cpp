@@ -146,6 +146,8 @@ CudaOps make_table() {
   t.add_backward = &add_backward_cuda;
   t.maxpool2x2_forward = &maxpool2x2_forward_cuda;
   t.maxpool2x2_backward = &maxpool2x2_backward_cuda;
+  t.maxpool3x3s2_forward = &maxpool3x3s2_forward_cuda;
+  t.maxpool3x3s2_backward = &maxpool3x3s2_backward_cuda;
   t.global_avgpool_forward = &global_avgpool_forward_cuda;
   t.global_avgpool_backward = &global_avgpool_backward_cuda;
   t.cross_entropy_forward = &cross_entropy_forward;

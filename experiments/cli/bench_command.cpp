@@ -2,6 +2,7 @@
 // and, when the program has the GPU suites (bench/gpu, registered through bench_gpu_hook.h), on a GPU.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -97,9 +98,11 @@ int run_gpu_bench(const BenchCliConfig& c) {
 }
 
 int run_bench(const BenchCliConfig& c) {
-  if (c.suite != "cpu-kernels" && c.suite != "cpu-step" && c.suite != "all" && !is_gpu_suite(c.suite))
+  if (c.suite != "cpu-kernels" && c.suite != "cpu-step" && c.suite != "cpu-loader" && c.suite != "all" &&
+      !is_gpu_suite(c.suite))
     throw UserError(fmt::format(
-        "--suite: unknown suite '{}' (expected cpu-kernels, cpu-step, all, gpu-kernels, gpu-step or gpu)", c.suite));
+        "--suite: unknown suite '{}' (expected cpu-kernels, cpu-step, cpu-loader, all, gpu-kernels, gpu-step or gpu)",
+        c.suite));
   if (c.repeats < 1) throw UserError(fmt::format("--repeats: must be at least 1, got {}", c.repeats));
   if (c.warmup < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup));
   if (c.threads < 1) throw UserError(fmt::format("--threads: must be at least 1, got {}", c.threads));
@@ -146,6 +149,17 @@ int run_bench(const BenchCliConfig& c) {
                    100 * r.stats_share);
     }
   }
+  if (c.suite == "cpu-step" || c.suite == "cpu-loader" || c.suite == "all") {
+    bench::LoaderBenchConfig lc;
+    lc.repeats = std::min(c.repeats, 3);  // a pass decodes the whole folder: three are plenty
+    lc.threads = {1};
+    if (c.threads > 1) lc.threads.push_back(c.threads);
+    std::fprintf(stderr, "bench: image-folder loader ...\n");
+    report.loader = bench::bench_loader(lc);
+    for (const bench::LoaderRow& r : report.loader)
+      std::fprintf(stderr, "  %d threads: %.1f images/s, %.1f per core\n", r.threads, r.images_per_s(),
+                   r.images_per_s_per_core());
+  }
   if (c.suite == "cpu-kernels" || c.suite == "all") {
     bench::KernelSuiteConfig kc;
     kc.full = c.full;
@@ -172,8 +186,8 @@ Command register_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "bench", "benchmarks: validated kernel timings and the training step against PyTorch (docs/benchmarks.md)");
   app->add_option("--suite", cfg->suite,
-                  "cpu-kernels | cpu-step | all (both CPU suites) | gpu-kernels | gpu-step | gpu (both GPU suites; "
-                  "builds with CUDA and cuDNN)")
+                  "cpu-kernels | cpu-step (with the image-folder loader) | cpu-loader | all (the CPU suites) | "
+                  "gpu-kernels | gpu-step | gpu (both GPU suites; builds with CUDA and cuDNN)")
       ->capture_default_str();
   app->add_option("--repeats", cfg->repeats, "timed repeats per kernel (median and min reported)")->capture_default_str();
   app->add_option("--warmup", cfg->warmup, "untimed calls (kernels) or steps (training step) first")->capture_default_str();

@@ -39,8 +39,9 @@ struct DataSets {
 DataSets load_data(const TrainConfig& c) {
   const uint64_t synthetic_seed = c.seed + 1000003;
   DataSets d;
-  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed);
-  if (c.evaluate) d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed);
+  d.train = load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, synthetic_seed, c.image_folder);
+  if (c.evaluate)
+    d.test = load_named_dataset(c.dataset, c.data_dir, false, c.synthetic_size, synthetic_seed, c.image_folder);
   return d;
 }
 
@@ -169,7 +170,9 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   set_batch_norm_statistics(*model, cfg.bn_groups, cfg.sync_bn ? &ranks : nullptr);
 
   const Normalization norm = channel_normalization(data.train);
-  const bool augment = cfg.augment < 0 ? (cfg.dataset == "cifar10" || cfg.dataset == "cifar100") : cfg.augment > 0;
+  const bool augment = cfg.augment < 0 ? augmented_by_default(cfg.dataset) : cfg.augment > 0;
+  if (data.train.size() < cfg.batch)
+    throw UserError(fmt::format("--batch: {} is larger than the training set ({} images)", cfg.batch, data.train.size()));
   // Every rank reads the same global batches (the 1-process run's order) and takes its share of each.
   DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
   const int64_t total = cfg.steps > 0 ? cfg.steps

@@ -13,6 +13,7 @@
 
 #include "engine/device.h"
 #include "engine/error.h"
+#include "experiments/data/dataset.h"
 #include "layers/models.h"
 #include "optim/lr_control.h"
 
@@ -31,9 +32,10 @@ constexpr int64_t kMaxSyntheticSize = 1000000;
 
 struct TrainConfig {
   ModelConfig model;
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic | imagefolder
   std::string data_dir;                   // empty: the data set's default folder
   int64_t synthetic_size = 2048;          // training images of the synthetic set (test: a quarter)
+  ImageFolderOptions image_folder;        // imagefolder: crop size, decoding threads, corrupt images
   int64_t batch = 128;
   int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs` (0 is not a valid --steps)
   double epochs = 1.0;
@@ -52,7 +54,7 @@ struct TrainConfig {
   bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
   bool tf32 = false;                      // cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+)
   int threads = 0;                        // 0: all cores
-  int augment = -1;                       // -1: on for CIFAR, off otherwise
+  int augment = -1;                       // -1: on for CIFAR and imagefolder, off otherwise
   bool evaluate = true;                   // test accuracy at the end
   OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first divergence
   double divergence_loss = 0;             // a loss above it is a divergence; 0: kDivergenceLossFactor x ln(classes)
@@ -135,16 +137,21 @@ struct TrainOption {
 template <class Config, class Visit>
 void for_each_train_option(Config& c, Visit&& visit) {
   using O = TrainOption;
-  visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg"), c.model.name);
-  visit(O("--depth", "depth", "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16"), c.model.depth);
-  visit(O("--width", "width", "channels: plain (default 32), resnet first stage (16), vgg first block (64)")
+  visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg | resnet-imagenet | resnet-imagenet-noshort"),
+        c.model.name);
+  visit(O("--depth", "depth",
+          "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16, resnet-imagenet 18 34 or 50"),
+        c.model.depth);
+  visit(O("--width", "width",
+          "channels: plain (default 32), resnet first stage (16), vgg first block (64), resnet-imagenet first "
+          "stage (64)")
             .no_default()
             .unset_when_zero(),
         c.model.width);
-  visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic"), c.dataset);
+  visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic | imagefolder"), c.dataset);
   visit(O("--data-dir", "data_dir",
           "folder of the data set files (fashion-mnist default: /usr/share/datasets/fashion-mnist or "
-          "$ELR_FASHION_MNIST_DIR)")
+          "$ELR_FASHION_MNIST_DIR; imagefolder: the folder holding train/ and val/)")
             .no_default()
             .not_trajectory(),
         c.data_dir);
@@ -152,6 +159,22 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .at_least(4)
             .at_most(kMaxSyntheticSize),
         c.synthetic_size);
+  visit(O("--image-size", "image_size",
+          "imagefolder: side of the square crops (training: random resized crop; evaluation: shorter side "
+          "resized to 8/7 of it, centre crop)")
+            .optional()
+            .positive(),
+        c.image_folder.image_size);
+  visit(O("--data-threads", "data_threads", "imagefolder: JPEG decoding threads (0: one per core)")
+            .optional()
+            .non_negative()
+            .not_trajectory(),
+        c.image_folder.threads);
+  visit(O("--skip-corrupt", "skip_corrupt",
+          "imagefolder: decode every image when loading and leave out the unreadable ones (default: stop at "
+          "the first, naming it)")
+            .optional(),
+        c.image_folder.skip_corrupt);
   visit(O("--batch", "batch", "batch size").at_least(2, " (batch norm)"), c.batch);
   visit(O("--steps", "steps", "number of steps (overrides --epochs); with --resume: extend a run to this many steps")
             .no_default()
@@ -207,7 +230,9 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .non_negative()
             .not_trajectory(),
         c.threads);
-  visit(O("--augment", "augment", "crop and flip: 1 on, 0 off, -1 on for CIFAR only"), c.augment);
+  visit(O("--augment", "augment",
+          "crop and flip (imagefolder: random resized crop and flip): 1 on, 0 off, -1 on for CIFAR and imagefolder"),
+        c.augment);
   visit(O("--on-divergence", "on_divergence",
           "stop | continue when a loss or norm is not finite, or the loss is above --divergence-loss"),
         c.on_divergence);

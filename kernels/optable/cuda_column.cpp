@@ -47,6 +47,10 @@ void run_cuda(const OpCase& c, const OpArgs& a) {
       return maxpool2x2_forward_cuda(as<MaxPoolForward>(c).shape, f(0), f(1), a.at<int32_t>(2), s);
     case Op::MaxPoolBackward:
       return maxpool2x2_backward_cuda(as<MaxPoolBackward>(c).shape, a.at<int32_t>(0), f(1), f(2), s);
+    case Op::MaxPool3x3s2Forward:
+      return maxpool3x3s2_forward_cuda(as<MaxPool3x3s2Forward>(c).shape, f(0), f(1), a.at<int32_t>(2), s);
+    case Op::MaxPool3x3s2Backward:
+      return maxpool3x3s2_backward_cuda(as<MaxPool3x3s2Backward>(c).shape, a.at<int32_t>(0), f(1), f(2), s);
     case Op::AvgPoolForward: return global_avgpool_forward_cuda(as<AvgPoolForward>(c).shape, f(0), f(1), s);
     case Op::AvgPoolBackward: return global_avgpool_backward_cuda(as<AvgPoolBackward>(c).shape, f(0), f(1), s);
     case Op::CrossEntropyForward:

@@ -173,15 +173,20 @@ TEST_CASE("gpu bench: the suite's cases are the CPU suite's layer shapes plus la
     return std::count_if(cases.begin(), cases.end(), [&](const k::NetworkCase& c) { return c.op->op() == op; });
   };
   for (const k::NetSpec& net : k::benchmark_nets()) {
-    for (const k::ConvLayer& l : k::net_layers(net, 128).convs) {
+    for (const k::ConvLayer& l : k::net_layers(net, net.batch > 0 ? net.batch : 128).convs) {
       const std::string id = k::Conv2dBackwardWeight(l.conv).id();
       INFO(net.label() << " " << id);
       CHECK(has(full, id));
-      if (net.label() != "vgg-11") CHECK(has(quick, id));
+      if (k::in_quick_subset(net.label())) CHECK(has(quick, id));
     }
   }
   CHECK(count(full, k::Op::Conv2dForward) > count(quick, k::Op::Conv2dForward));
-  CHECK(count(full, k::Op::SgdUpdate) == count(quick, k::Op::SgdUpdate) + 1);  // vgg-11's list only with --full
+  // vgg-11's and resnet-imagenet-50's parameter lists only with --full.
+  CHECK(count(full, k::Op::SgdUpdate) == count(quick, k::Op::SgdUpdate) + 2);
+  // The ImageNet stem, 7x7 stride-2 conv and 3x3 stride-2 max-pool, is in the quick subset.
+  CHECK(has(quick, k::Conv2dForward(k::Conv2dShape{32, 3, 224, 224, 64, 7, 7, 2, 3}).id()));
+  CHECK(has(quick, k::MaxPool3x3s2Forward(k::PoolShape{32, 64, 112, 112}).id()));
+  CHECK(has(quick, k::MaxPool3x3s2Backward(k::PoolShape{32, 64, 112, 112}).id()));
   // Large shapes come only when asked for, and are labelled.
   CHECK(std::none_of(cifar.begin(), cifar.end(), [](const k::NetworkCase& c) { return c.nets == "large"; }));
   CHECK(std::any_of(quick.begin(), quick.end(), [](const k::NetworkCase& c) {
