@@ -1,24 +1,24 @@
 // `elrscope bench`'s image-folder loader row: decoding and the training transform timed with each
-// thread count on a generated folder, in the report's JSON and Markdown.
+// thread count on a generated folder (kept: the test names the folder), in the report's JSON and Markdown.
 #include <catch2/catch.hpp>
 
 #include "bench/cpu/loader_bench.h"
 #include "bench/report.h"
+#include "experiments/data/loader_bench_folder.h"
 #include "test_util.h"
 
 using namespace elr;
 using namespace elr::bench;
 
 TEST_CASE("bench: the image-folder loader row reports images per second per core", "[bench][loader]") {
-  LoaderBenchConfig c;
-  c.images = 8;
-  c.height = 30;
-  c.width = 40;
-  c.image_size = 16;
-  c.threads = {1, 2};
-  c.repeats = 2;
-  c.folder = testing::temp_dir("loader_bench");
-  const std::vector<LoaderRow> rows = bench_loader(c);
+  LoaderBenchFolderSpec spec;
+  spec.images = 8;
+  spec.height = 30;
+  spec.width = 40;
+  spec.image_size = 16;
+  spec.folder = testing::temp_dir("loader_bench");
+  const LoaderBenchFolder folder(spec);
+  const std::vector<LoaderRow> rows = bench_loader({1, 2}, 2, [&](int t) { return folder.loader(t); });
   REQUIRE(rows.size() == 2);
   for (const LoaderRow& r : rows) {
     CHECK(r.images == 8);
@@ -30,7 +30,7 @@ TEST_CASE("bench: the image-folder loader row reports images per second per core
   CHECK(rows[0].threads == 1);
   CHECK(rows[1].threads == 2);
   CHECK(rows[0].description.find("40x30") != std::string::npos);
-  CHECK(testing::exists(c.folder + "/train/class3"));
+  CHECK(testing::exists(spec.folder + "/train/class3"));
 
   BenchReport report;
   report.loader = rows;

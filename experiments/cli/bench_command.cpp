@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
+#include "experiments/data/loader_bench_folder.h"
 
 namespace elr {
 
@@ -150,12 +151,13 @@ int run_bench(const BenchCliConfig& c) {
     }
   }
   if (c.suite == "cpu-step" || c.suite == "cpu-loader" || c.suite == "all") {
-    bench::LoaderBenchConfig lc;
-    lc.repeats = std::min(c.repeats, 3);  // a pass decodes the whole folder: three are plenty
-    lc.threads = {1};
-    if (c.threads > 1) lc.threads.push_back(c.threads);
+    std::vector<int> threads = {1};
+    if (c.threads > 1) threads.push_back(c.threads);
     std::fprintf(stderr, "bench: image-folder loader ...\n");
-    report.loader = bench::bench_loader(lc);
+    const LoaderBenchFolder folder(LoaderBenchFolderSpec{});
+    // A pass decodes the whole folder: three are plenty.
+    report.loader = bench::bench_loader(threads, std::min(c.repeats, 3),
+                                        [&](int t) { return folder.loader(t); });
     for (const bench::LoaderRow& r : report.loader)
       std::fprintf(stderr, "  %d threads: %.1f images/s, %.1f per core\n", r.threads, r.images_per_s(),
                    r.images_per_s_per_core());
