@@ -65,6 +65,12 @@ double evaluate(Module& model, const Dataset& test, const Normalization& norm, i
 
 }  // namespace
 
+void recalibrate_batch_norm(Module& model, DataLoader& loader, int64_t batches, Device device) {
+  autograd::NoGradGuard no_grad;
+  model.train(true);
+  for (int64_t b = 0; b < batches; ++b) model.forward(loader.next().images.to(device));
+}
+
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   if (step == total_steps - 1) return true;
   if (log_every > 0) return step % log_every == 0;
@@ -112,14 +118,8 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   config_json["parameters"] = params;
 
   Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov});
-  ScheduleConfig sched;
-  sched.kind = cfg.schedule;
-  sched.lr = cfg.lr;
-  sched.total_steps = total;
-  sched.warmup_steps = cfg.warmup_steps;
-  LrControlConfig ctrl;
-  ctrl.kind = cfg.lr_control;
-  ctrl.target_elr = cfg.target_elr;
+  const ScheduleConfig sched = schedule_config(cfg, total);
+  const LrControlConfig ctrl = lr_control_config(cfg);
 
   const std::string checkpoint_path = result.run_dir + "/" + kCheckpointFile;
   TrainState state;
@@ -206,7 +206,13 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
   result.train_accuracy = state.seen ? static_cast<double>(state.correct) / state.seen : 0;
   if (result.diverged) std::fprintf(stderr, "elrscope: diverged: %s\n", result.divergence.c_str());
 
-  if (cfg.evaluate && !result.diverged) result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
+  if (cfg.evaluate && !result.diverged) {
+    if (cfg.bn_recalibrate > 0) {  // after the last checkpoint: the run's own statistics stay in it
+      DataLoader batches(data.train, cfg.batch, cfg.seed + 1, true, augment, true, norm);
+      recalibrate_batch_norm(*model, batches, cfg.bn_recalibrate, device);
+    }
+    result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
+  }
 
   write_run_summary(result.run_dir + "/summary.json", run_summary(result, total));
   return result;
