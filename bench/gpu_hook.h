@@ -1,11 +1,14 @@
 // The GPU suites of `elrscope bench` (gpu-kernels, gpu-step) live in bench/gpu/, which needs nvcc,
 // cuDNN and cuBLAS; the `elr` library links no CUDA code. This header is the plain C++ meeting
-// point: the result rows the report renders, and a runner that the GPU suite registers when it is
-// linked into the program. Without it, gpu_bench_runner() is null and `elrscope bench` says so.
+// point: the results the report renders (kernel rows are bench/kernel_row.h's, as on the CPU), and
+// a runner that the GPU suite registers when it is linked into the program. Without it,
+// gpu_bench_runner() is null and `elrscope bench` says so.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "bench/kernel_row.h"
 
 namespace elr::bench {
 
@@ -28,30 +31,6 @@ struct GpuDeviceInfo {
   double peak_fp32_tflops = 0;
   double peak_hbm_gbs = 0;
   std::string peak_note;
-};
-
-// One kernel at one shape: ours (validated against the CPU reference, then timed with CUDA events
-// on the kernel's stream) and, where there is one, the vendor library doing the same operation.
-struct GpuKernelRow {
-  std::string kernel;  // "conv2d forward"
-  std::string shape;   // tests/op_cases.h case name
-  std::string nets;    // the nets that use this shape ("large" for the large shapes)
-  bool valid = false;  // ours passed validation; times are set only when true
-  std::string error;   // the validation error (or another failure) instead of a time
-  double max_rel_error = 0;
-  double median_s = 0, min_s = 0;
-  int repeats = 0;
-  double flop = 0;   // per call; 0 for memory-bound kernels
-  double bytes = 0;  // minimal traffic per call (each input read once, each output written once)
-  std::string vendor;  // "cuDNN", "cuBLAS", or "" when there is no peer
-  bool vendor_valid = false;
-  std::string vendor_error;
-  double vendor_max_rel_error = 0;
-  double vendor_median_s = 0, vendor_min_s = 0;
-  double tflops() const { return valid && flop > 0 && median_s > 0 ? flop / median_s * 1e-12 : 0; }
-  double gbs() const { return valid && bytes > 0 && median_s > 0 ? bytes / median_s * 1e-9 : 0; }
-  // ours / vendor, medians (below 1: ours is faster); 0 without a valid vendor time.
-  double ratio() const { return valid && vendor_valid && vendor_median_s > 0 ? median_s / vendor_median_s : 0; }
 };
 
 // One net's training step on the GPU: the engine eager and as a CUDA graph, PyTorch eager (TF32
@@ -90,7 +69,7 @@ struct GpuBenchRequest {
 
 struct GpuBenchResults {
   GpuDeviceInfo device;
-  std::vector<GpuKernelRow> kernels;
+  std::vector<KernelRow> kernels;  // ours against the reference and the vendor peer, timed with CUDA events
   std::vector<GpuStepRow> steps;
 };
 

@@ -92,19 +92,31 @@ double measure_copy_bandwidth_gbs() {
 }
 
 int BenchReport::validation_failures() const {
-  int n = 0;
-  for (const KernelRow& k : kernels) n += k.valid ? 0 : 1;
-  for (const GpuKernelRow& k : gpu.kernels) n += k.valid ? 0 : 1;
-  return n;
+  return bench::validation_failures(kernels) + bench::validation_failures(gpu.kernels);
 }
 
 namespace {
 
 std::string cuda_version(int v) { return v > 0 ? fmt::format("{}.{}", v / 1000, (v % 1000) / 10) : "?"; }
 
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// The fields a CPU and a GPU kernel row share: what ran, its validation, and its time or error.
+nlohmann::json kernel_row_json(const KernelRow& k) {
+  nlohmann::json row = {{"kernel", k.kernel}, {"shape", k.shape},   {"nets", k.nets}, {"valid", k.valid},
+                        {"max_rel_error", number(k.max_rel_error)}, {"flop", k.flop}, {"bytes", k.bytes}};
+  if (k.valid) {
+    row["median_s"] = k.median_s;
+    row["min_s"] = k.min_s;
+    row["repeats"] = k.repeats;
+  } else {
+    row["error"] = k.error;
+  }
+  return row;
+}
+
 nlohmann::json gpu_to_json(const GpuBenchResults& g) {
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  auto opt = [&](bool present, double v) { return present ? num(v) : nlohmann::json(nullptr); };
+  auto opt = [&](bool present, double v) { return present ? number(v) : nlohmann::json(nullptr); };
   const GpuDeviceInfo& d = g.device;
   nlohmann::json j;
   j["device"] = {{"name", d.name}, {"index", d.index}, {"compute_capability", fmt::format("{}.{}", d.cc_major, d.cc_minor)},
@@ -115,21 +127,15 @@ nlohmann::json gpu_to_json(const GpuBenchResults& g) {
                  {"cudnn", d.cudnn_version}, {"cublas", d.cublas_version},
                  {"peak_fp32_tflops", d.peak_fp32_tflops}, {"peak_hbm_gbs", d.peak_hbm_gbs}, {"peak_note", d.peak_note}};
   nlohmann::json kernels = nlohmann::json::array();
-  for (const GpuKernelRow& k : g.kernels) {
-    nlohmann::json row = {{"kernel", k.kernel}, {"shape", k.shape}, {"nets", k.nets}, {"valid", k.valid},
-                          {"max_rel_error", num(k.max_rel_error)}, {"flop", k.flop}, {"bytes", k.bytes}};
+  for (const KernelRow& k : g.kernels) {
+    nlohmann::json row = kernel_row_json(k);
     if (k.valid) {
-      row["median_s"] = k.median_s;
-      row["min_s"] = k.min_s;
-      row["repeats"] = k.repeats;
       row["gbs"] = k.gbs();
       if (d.peak_hbm_gbs > 0) row["hbm_peak_share"] = k.gbs() / d.peak_hbm_gbs;
       if (k.flop > 0) {
         row["tflops"] = k.tflops();
         if (d.peak_fp32_tflops > 0) row["fp32_peak_share"] = k.tflops() / d.peak_fp32_tflops;
       }
-    } else {
-      row["error"] = k.error;
     }
     if (!k.vendor.empty()) {
       row["vendor"] = k.vendor;
@@ -137,7 +143,7 @@ nlohmann::json gpu_to_json(const GpuBenchResults& g) {
       if (k.vendor_valid) {
         row["vendor_median_s"] = k.vendor_median_s;
         row["vendor_min_s"] = k.vendor_min_s;
-        row["vendor_max_rel_error"] = num(k.vendor_max_rel_error);
+        row["vendor_max_rel_error"] = number(k.vendor_max_rel_error);
         row["ratio_ours_over_vendor"] = opt(k.ratio() > 0, k.ratio());
       } else {
         row["vendor_error"] = k.vendor_error;
@@ -171,7 +177,6 @@ nlohmann::json gpu_to_json(const GpuBenchResults& g) {
 }  // namespace
 
 nlohmann::json to_json(const BenchReport& r) {
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   const MachineInfo& m = r.machine;
   nlohmann::json j;
   j["machine"] = {{"cpu_model", m.cpu_model}, {"vendor", m.vendor}, {"cpu_mhz", m.cpu_mhz}, {"avx512", m.avx512},
@@ -193,28 +198,23 @@ nlohmann::json to_json(const BenchReport& r) {
                      {"engine_update_median_s", s.update_median_s}, {"stats_lr_control_median_s", s.stats_median_s},
                      {"stats_lr_control_share", s.stats_share},
                      {"stats_lr_control_min_s", s.stats_min_s}, {"stats_lr_control_share_of_min", s.stats_share_min},
-                     {"pytorch_median_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : num(s.pytorch_median_s)},
-                     {"pytorch_min_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : num(s.pytorch_min_s)},
-                     {"ratio_engine_over_pytorch", s.pytorch_s.empty() ? nlohmann::json(nullptr) : num(s.ratio)},
-                     {"ratio_of_minima", s.pytorch_s.empty() ? nlohmann::json(nullptr) : num(s.engine_min_s / s.pytorch_min_s)},
+                     {"pytorch_median_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_median_s)},
+                     {"pytorch_min_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_min_s)},
+                     {"ratio_engine_over_pytorch", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.ratio)},
+                     {"ratio_of_minima",
+                      s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.engine_min_s / s.pytorch_min_s)},
                      {"pytorch_version", s.pytorch_version}, {"pytorch_error", s.pytorch_error},
                      {"engine_steps_s", s.engine_s}, {"pytorch_steps_s", s.pytorch_s},
                      {"load_avg_start", s.load_avg_start}, {"load_avg_end", s.load_avg_end}});
   j["steps"] = steps;
   nlohmann::json kernels = nlohmann::json::array();
   for (const KernelRow& k : r.kernels) {
-    nlohmann::json row = {{"kernel", k.kernel}, {"shape", k.shape}, {"nets", k.nets}, {"valid", k.valid},
-                          {"max_rel_error", num(k.max_rel_error)}, {"flop", k.flop}, {"bytes", k.bytes},
-                          {"load_avg", k.load_avg}};
+    nlohmann::json row = kernel_row_json(k);
+    row["load_avg"] = k.load_avg;
     if (k.valid) {
-      row["median_s"] = k.median_s;
-      row["min_s"] = k.min_s;
-      row["repeats"] = k.repeats;
       if (k.flop > 0) row["gflops"] = k.gflops();
       if (k.peak_gflops > 0) row["peak_share"] = k.peak_share();
       if (k.bytes > 0 && k.flop == 0) row["gbs"] = k.gbs();
-    } else {
-      row["error"] = k.error;
     }
     kernels.push_back(row);
   }
@@ -282,11 +282,11 @@ std::string gpu_step_table_markdown(const std::vector<GpuStepRow>& rows) {
   return s;
 }
 
-std::string gpu_kernel_table_markdown(const std::vector<GpuKernelRow>& rows, const GpuDeviceInfo& device) {
+std::string gpu_kernel_table_markdown(const std::vector<KernelRow>& rows, const GpuDeviceInfo& device) {
   std::string s =
       "| kernel | shape | nets | median ms | min ms | TFLOP/s | % FP32 peak | GB/s | % HBM peak | peer | peer median ms "
       "| ours / peer | max rel. error |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const GpuKernelRow& k : rows) {
+  for (const KernelRow& k : rows) {
     if (!k.valid) {
       s += fmt::format("| {} | {} | {} | **{}** | | | | | | | | | |\n", k.kernel, k.shape, k.nets, k.error);
       continue;
@@ -332,8 +332,7 @@ std::string gpu_markdown(const BenchReport& r) {
          "in the L2, so there absolute time against the peer is the yardstick; % of peak is for the large shapes. "
          "ours / peer below 1 means ours is faster.\n\n";
     s += gpu_kernel_table_markdown(r.gpu.kernels, d);
-    int failures = 0;
-    for (const GpuKernelRow& k : r.gpu.kernels) failures += k.valid ? 0 : 1;
+    const int failures = validation_failures(r.gpu.kernels);
     if (failures > 0) s += fmt::format("\n**{} rows failed validation.**\n", failures);
   }
   return s;

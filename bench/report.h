@@ -52,6 +52,6 @@ std::string step_table_markdown(const std::vector<StepRow>& rows);
 std::string kernel_table_markdown(const std::vector<KernelRow>& rows);
 std::string gpu_step_table_markdown(const std::vector<GpuStepRow>& rows);
 // "% of peak" columns from the device's peaks (empty when a peak is 0).
-std::string gpu_kernel_table_markdown(const std::vector<GpuKernelRow>& rows, const GpuDeviceInfo& device);
+std::string gpu_kernel_table_markdown(const std::vector<KernelRow>& rows, const GpuDeviceInfo& device);
 
 }  // namespace elr::bench

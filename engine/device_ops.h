@@ -1,6 +1,7 @@
 // The kernels of a non-CPU device, reached through a table the device's backend library fills in
 // when it starts (engine/cuda_backend), so the engine itself links no CUDA code. The signatures
-// are those of kernels/kernels.h's CUDA entry points.
+// are those of kernels/kernels.h's CUDA entry points, less the workspace of the conv/GEMM weight
+// gradients: the backend supplies it.
 #pragma once
 #include "kernels/kernels.h"
 
@@ -12,9 +13,11 @@ struct CudaOps {
 
   decltype(&kernels::conv2d_forward_cuda) conv2d_forward;
   decltype(&kernels::conv2d_backward_data_cuda) conv2d_backward_data;
-  decltype(&kernels::conv2d_backward_weight_cuda) conv2d_backward_weight;
+  void (*conv2d_backward_weight)(const kernels::Conv2dShape& sh, const float* x, const float* dy, float* dw,
+                                 kernels::Stream stream);
   decltype(&kernels::linear_forward_cuda) linear_forward;
-  decltype(&kernels::linear_backward_cuda) linear_backward;
+  void (*linear_backward)(const kernels::LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
+                          float* dw, float* db, kernels::Stream stream);
   decltype(&kernels::batchnorm_forward_train_cuda) batchnorm_forward_train;
   decltype(&kernels::batchnorm_forward_eval_cuda) batchnorm_forward_eval;
   decltype(&kernels::batchnorm_backward_cuda) batchnorm_backward;

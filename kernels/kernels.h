@@ -5,9 +5,12 @@
 // - CPU entry points end in _cpu, are templates over the scalar type (float for training, double
 //   for the finite-difference gradient checks) and use all cores through OpenMP. Their results do
 //   not depend on the number of threads (fixed work partitions, reductions in a fixed order).
-// - CUDA entry points (later) take the same arguments in the same order plus a stream.
+// - CUDA entry points (kernels/cuda, float only) take the same arguments in the same order plus a
+//   stream, and a caller-owned workspace where they need scratch memory (the conv/GEMM weight
+//   gradients).
 // - Backward entry points OVERWRITE their outputs (the autograd tape accumulates).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this header stays plain C++
@@ -241,17 +244,30 @@ void sgd_update_cuda(const MultiTensorList& list, const SgdParams& p, const doub
 // Implicit GEMM on CUDA cores in FP32, no im2col buffer (kernels/cuda/conv2d.cu). The weight
 // gradient splits the batch*pixels axis by a count fixed by the shape and adds the partials in a
 // fixed order: deterministic, no float atomics.
+//
+// The split's partial tiles go to a workspace the caller owns (the engine's CUDA backend takes it
+// from its caching allocator, so a CUDA graph capture draws it from the capture's pool): device
+// memory of at least *_workspace_bytes(shape) bytes (0: the shape runs unsplit, data may be null),
+// in use until the entry's work on the stream is done. The size depends on the tile and TF32
+// settings below as well: ask after changing them.
+struct Workspace {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
 void conv2d_forward_cuda(const Conv2dShape& sh, const float* x, const float* w, float* y, Stream stream);
 void conv2d_backward_data_cuda(const Conv2dShape& sh, const float* dy, const float* w, float* dx,
                                Stream stream);
+size_t conv2d_backward_weight_workspace_bytes(const Conv2dShape& sh);
 void conv2d_backward_weight_cuda(const Conv2dShape& sh, const float* x, const float* dy, float* dw,
-                                 Stream stream);
-// The linear layer through the same tiled SGEMM (kernels/cuda/sgemm.cu): dx = dy w, dw = dy^T x,
-// db = column sums of dy (one thread per column, in row order). b, dx, dw, db may be null.
+                                 Workspace workspace, Stream stream);
+// The linear layer through the same tiled SGEMM (kernels/cuda/sgemm.cu): dx = dy w, dw = dy^T x
+// (split over the batch like the conv weight gradient), db = column sums of dy (one thread per
+// column, in row order). b, dx, dw, db may be null.
 void linear_forward_cuda(const LinearShape& sh, const float* x, const float* w, const float* b, float* y,
                          Stream stream);
+size_t linear_backward_workspace_bytes(const LinearShape& sh);  // for dw
 void linear_backward_cuda(const LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
-                          float* dw, float* db, Stream stream);
+                          float* dw, float* db, Workspace workspace, Stream stream);
 // Tile shape of those kernels: chosen from the problem shape (Auto) unless forced, for tests and
 // benchmarks. Process-wide: change it only while no launch is being issued.
 enum class GemmTiles { Auto, Tiles32, Tiles64, Tiles128 };

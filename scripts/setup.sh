@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages elrscope builds and tests with (root: apt-get; otherwise sudo).
 set -euo pipefail
+# chromium-headless-shell: the browser check of the report pages (tests/browser_check.sh).
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libeigen3-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   libboost-context-dev dataset-fashion-mnist gnuplot-nox python3-venv python3-numpy
+  chromium-headless-shell
 )
 missing=()
 for p in "${packages[@]}"; do

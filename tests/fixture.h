@@ -1,5 +1,6 @@
 // Reader for the golden tensors PyTorch wrote (tests/fixtures/*.bin, made by gen_fixtures.py),
-// and the comparison that checks a result against one of them with the tolerance its name selects.
+// and the comparison that checks a result against one of them with the tolerance its name selects
+// (the op-case table's checker and tolerances, kernels/optable/check.h).
 //
 // File format "ELRFIX", version 1, little-endian:
 //   char[6] "ELRFIX"; uint32 version; uint32 tensor count; then per tensor:
@@ -22,7 +23,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tests/tolerances.h"
+#include "kernels/optable/check.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "fixtures are little-endian; add byte swapping here");
 
@@ -180,75 +181,8 @@ inline std::string fixture_path(const std::string& file) { return std::string(EL
 
 // ---- comparison ---------------------------------------------------------------------------------
 
-struct Closeness {
-  bool ok = false;
-  std::string problem;      // why it failed, when it did
-  size_t count = 0;
-  double max_abs_diff = 0;  // the largest |a - e| and where it is
-  size_t max_abs_index = 0;
-  double worst_fraction = 0;  // the largest |a - e| / threshold and where it is (1 = at the threshold)
-  size_t worst_index = 0;
-  double nmse = 0;
-};
-
-// Pure: no Catch2 assertions, so tests can check the checker.
-template <class A, class E>
-Closeness evaluate_closeness(const std::vector<A>& actual, const std::vector<E>& expected, const Tolerance& tol,
-                             int64_t reduction_length = 1) {
-  Closeness c;
-  c.count = expected.size();
-  if (actual.size() != expected.size()) {
-    c.problem = fmt::format("size mismatch: actual has {} values, expected {}", actual.size(), expected.size());
-    return c;
-  }
-  if (expected.empty()) {
-    c.problem = "the expected tensor is empty (fixture bug)";
-    return c;
-  }
-  bool all_zero = true;
-  const double atol = tol.atol * std::sqrt(static_cast<double>(std::max<int64_t>(reduction_length, 1)));
-  double err2 = 0, ref2 = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const double a = static_cast<double>(actual[i]), e = static_cast<double>(expected[i]);
-    if (e != 0) all_zero = false;
-    const double diff = std::abs(a - e);
-    const double threshold = atol + tol.rtol * std::abs(e);
-    double fraction;
-    if (!(diff <= threshold)) {  // also catches NaN
-      fraction = threshold > 0 && std::isfinite(diff) ? diff / threshold : std::numeric_limits<double>::infinity();
-    } else {
-      fraction = threshold > 0 ? diff / threshold : 0.0;
-    }
-    if (i == 0 || fraction > c.worst_fraction) c.worst_fraction = fraction, c.worst_index = i;
-    if (i == 0 || diff > c.max_abs_diff || std::isnan(diff)) c.max_abs_diff = diff, c.max_abs_index = i;
-    err2 += (a - e) * (a - e);
-    ref2 += e * e;
-  }
-  c.nmse = ref2 > 0 ? err2 / ref2 : (err2 > 0 ? std::numeric_limits<double>::infinity() : 0.0);
-  if (all_zero && !tol.allow_all_zero) {
-    c.problem = "the expected tensor is all zeros (fixture bug: it would hide any error)";
-  } else if (!(c.worst_fraction <= 1.0)) {
-    c.problem = fmt::format("value [{}] outside |a-e| <= atol + rtol*|e|", c.worst_index);
-  } else if (!(c.nmse <= tol.nmse)) {
-    c.problem = fmt::format("normalized MSE {:.3g} above {:.3g}", c.nmse, tol.nmse);
-  }
-  c.ok = c.problem.empty();
-  return c;
-}
-
-// Flat index -> "[i, j, k]" when the shape is known.
-inline std::string format_index(size_t flat, const std::vector<int64_t>& shape) {
-  if (shape.empty()) return fmt::format("[{}]", flat);
-  std::vector<int64_t> idx(shape.size());
-  int64_t rest = static_cast<int64_t>(flat);
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = shape[d] > 0 ? rest % shape[d] : 0;
-    rest = shape[d] > 0 ? rest / shape[d] : 0;
-  }
-  std::string out = "[";
-  for (size_t d = 0; d < idx.size(); ++d) out += (d ? ", " : "") + std::to_string(idx[d]);
-  return out + "]";
-}
+using kernels::Tolerance;
+using kernels::tolerance_rule_for;
 
 // Checks actual against expected with the tolerance looked up by `name`; reports the max diff,
 // its index and the % of the threshold used. `reduction_length` is the length of the sum behind
@@ -256,20 +190,10 @@ inline std::string format_index(size_t flat, const std::vector<int64_t>& shape) 
 template <class A, class E>
 bool compare(const std::string& name, const std::vector<A>& actual, const std::vector<E>& expected,
              int64_t reduction_length = 1, const std::vector<int64_t>& shape = {}) {
-  const ToleranceRule& rule = tolerance_rule_for(name);
-  const Closeness c = evaluate_closeness(actual, expected, rule.tol, reduction_length);
-  std::string report = fmt::format("{}: rule '{}' (atol {:g} x sqrt({}), rtol {:g}, nmse {:g})", name, rule.pattern,
-                                   rule.tol.atol, reduction_length, rule.tol.rtol, rule.tol.nmse);
-  if (c.count == actual.size() && c.count > 0) {
-    report += fmt::format(
-        "; max |diff| {:.3g} at {} (actual {:.9g}, expected {:.9g}); worst {:.1f}% of threshold at {} (actual {:.9g}, "
-        "expected {:.9g}); nmse {:.3g}",
-        c.max_abs_diff, format_index(c.max_abs_index, shape), static_cast<double>(actual[c.max_abs_index]),
-        static_cast<double>(expected[c.max_abs_index]), 100.0 * c.worst_fraction, format_index(c.worst_index, shape),
-        static_cast<double>(actual[c.worst_index]), static_cast<double>(expected[c.worst_index]), c.nmse);
-  }
-  if (!c.ok) report += "; FAILED: " + c.problem;
-  INFO(report);
+  const kernels::ToleranceRule& rule = tolerance_rule_for(name);
+  const kernels::Closeness c = kernels::evaluate_closeness(actual, expected, rule.tol, reduction_length);
+  INFO(name << ": " << (c.ok ? "" : "FAILED: ") << kernels::describe_closeness(c, rule.pattern, rule.tol,
+                                                                                 reduction_length, shape));
   CHECK(c.ok);
   return c.ok;
 }
@@ -298,7 +222,7 @@ bool compare_exact(const Fixture& fixture, const std::string& name, const std::v
     if (static_cast<int64_t>(actual[i]) != expected[i] && mismatches++ == 0) first = i;
   INFO(fmt::format("{}: {} values, {} mismatches{}", name, expected.size(), mismatches,
                    mismatches ? fmt::format(", first at {}: actual {} expected {}",
-                                            format_index(first, fixture.shape(name)),
+                                            kernels::format_index(first, fixture.shape(name)),
                                             static_cast<int64_t>(actual[first]), expected[first])
                               : ""));
   CHECK(actual.size() == expected.size());

@@ -28,6 +28,7 @@
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/train.h"
 #include "fuzz/fuzz_entries.h"
+#include "test_util.h"
 
 using namespace elr;
 using Catch::Contains;
@@ -166,12 +167,13 @@ TEST_CASE("bad input: a checkpoint that does not fit the model is refused with t
           "[bad-input][resume]") {
   TempDir dir;
   fuzz::CheckpointTarget target;
-  // A momentum buffer for the first parameter, so the optimizer state is saved too.
+  // Momentum buffers (SGD with momentum after a step has one per parameter), so the optimizer state is saved too.
   std::vector<Parameter*> params = target.model->parameters();
   REQUIRE(params.size() >= 2);
   REQUIRE(target.sgd->momentum_buffers().size() == params.size());
-  target.sgd->momentum_buffers()[0] = Tensor::from_vector(
-      params[0]->value.shape(), std::vector<float>(static_cast<size_t>(params[0]->value.numel()), 0.125f));
+  for (size_t i = 0; i < params.size(); ++i)
+    target.sgd->momentum_buffers()[i] = Tensor::from_vector(
+        params[i]->value.shape(), std::vector<float>(static_cast<size_t>(params[i]->value.numel()), 0.125f));
   TrainState state;
   state.next_step = 2;
   const std::string good = dir / "good.safetensors";
@@ -181,9 +183,11 @@ TEST_CASE("bad input: a checkpoint that does not fit the model is refused with t
   const std::string p0 = params[0]->name, p1 = params[1]->name;
   REQUIRE(original.tensors.count("optimizer.momentum." + p0) == 1);
 
-  // Writes the edited file and expects load_checkpoint to refuse it with the given details.
-  auto refused = [&](SafeTensorsFile f, const std::vector<std::string>& details) {
+  // Writes the edited file (with a checksum that fits it, unless `resign` is false) and expects
+  // load_checkpoint to refuse it with the given details.
+  auto refused = [&](SafeTensorsFile f, const std::vector<std::string>& details, bool resign = true) {
     const std::string path = dir / "edited.safetensors";
+    if (resign) f.metadata["checksum"] = checkpoint_checksum(f);
     write_file(path, serialize_safetensors(f));
     try {
       load_checkpoint(path, *target.model, *target.sgd);
@@ -218,6 +222,37 @@ TEST_CASE("bad input: a checkpoint that does not fit the model is refused with t
     const float v[2] = {1, 2};
     f.put_f32("optimizer.momentum." + p0, {2}, v);
     refused(f, {"optimizer.momentum." + p0});
+  }
+  SECTION("a tensor the model does not have") {
+    SafeTensorsFile f = original;
+    const float v[1] = {1};
+    f.put_f32("layers.9.conv.weight", {1}, v);
+    refused(f, {"holds tensor 'layers.9.conv.weight'", "do not have"});
+  }
+  SECTION("a missing momentum buffer, and momentum buffers where the step count says none were made") {
+    SafeTensorsFile f = original;
+    f.tensors.erase("optimizer.momentum." + p1);
+    refused(f, {"'optimizer.momentum." + p1 + "'"});
+    f = original;
+    f.metadata["next_step"] = "0";
+    refused(f, {"holds tensor 'optimizer.momentum."});
+  }
+  SECTION("a flipped bit in the data section or in the metadata: the checksum does not match") {
+    SafeTensorsFile f = original;
+    f.tensors.at(p1).bytes[3] ^= 0x10;
+    refused(f, {"is damaged", "do not match its checksum"}, false);
+    f = original;
+    f.metadata["next_step"] = "3";
+    refused(f, {"is damaged"}, false);
+    f = original;
+    f.metadata.erase("checksum");
+    refused(f, {"lacks metadata 'checksum'"}, false);
+  }
+  SECTION("a checkpoint of the format before checksums") {
+    SafeTensorsFile f = original;
+    f.metadata["format"] = "elrscope-checkpoint-1";
+    f.metadata.erase("checksum");
+    refused(f, {"written by an older elrscope", "--overwrite"});
   }
   SECTION("a file from another program (no format metadata)") {
     SafeTensorsFile f = original;
@@ -389,6 +424,7 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
   const std::string run = dir / "run";
   REQUIRE_NOTHROW(train(tiny_run(run)));
   REQUIRE(path_exists(run + "/checkpoint.safetensors"));
+  fs::remove(run + "/summary.json");  // as if killed after its last checkpoint: --resume reads it
   const nlohmann::json config = read_json(run + "/config.json");
 
   SECTION("a config.json with a missing, mistyped or unknown setting") {
@@ -426,6 +462,7 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
   SECTION("a checkpoint past the run's last step") {
     nlohmann::json j = config;
     j["steps"] = 1;
+    j["total_steps"] = 1;
     write_json_atomic(run + "/config.json", j);
     CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: checkpoint") && Contains("is at step 3, past the run's 1 steps"));
   }
@@ -440,4 +477,86 @@ TEST_CASE("bad input: broken run folders are refused by --resume with the file's
     fs::remove(run + "/metrics.jsonl");
     CHECK_THROWS_WITH(train(resume_of(run)), Contains("--resume: cannot read") && Contains(run + "/metrics.jsonl"));
   }
+}
+
+TEST_CASE("bad input: values that used to be taken silently are refused, naming the option", "[bad-input][cli]") {
+  TempDir dir;
+  const std::string tiny = "train --model plain --depth 3 --dataset synthetic --batch 16 --no-eval --quiet --out " +
+                           (dir / "run") + " ";
+  const std::string small = tiny + "--width 4 --synthetic-size 64 --threads 1 ";
+  auto refused = [&](const std::string& args, const std::string& words) {
+    INFO(args);
+    const testing::Outcome r = testing::run_elrscope(args);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(words));
+    CHECK(!path_exists(dir / "run"));  // refused before anything was written
+  };
+  refused(small + "--steps 0", "--steps: must be positive, got 0");
+  refused(tiny + "--steps 5 --width 0 --synthetic-size 64", "--width: must be positive, got 0");
+  refused(small + "--steps 5 --seed -1", "--seed: must not be negative, got -1");
+  refused(tiny + "--steps 5 --width 4 --synthetic-size 100000000",
+          "--synthetic-size: must be at most 1000000, got 100000000");
+  refused(small + "--steps 10 --warmup 50", "--warmup: 50 steps is longer than the run (10 steps)");
+  refused(small + "--steps 5 --divergence-loss -1", "--divergence-loss: must not be negative");
+
+  // More threads than processors: allowed (the results do not depend on it), with a warning.
+  const testing::Outcome many = testing::run_elrscope(tiny + "--steps 2 --width 4 --synthetic-size 64 --threads 999");
+  CHECK(many.exit_code == 0);
+  CHECK_THAT(many.output, Contains("--threads 999 is more than the") && Contains("processors here"));
+}
+
+TEST_CASE("bad input: ode refuses out-of-range values and names missing input files", "[bad-input][ode]") {
+  TempDir dir;
+  const std::string run = dir / "run";
+  REQUIRE(testing::run_elrscope("train --model plain --depth 3 --width 4 --dataset synthetic --synthetic-size 64 "
+                                "--batch 16 --steps 3 --no-eval --quiet --threads 1 --out " + run)
+              .exit_code == 0);
+  auto refused = [&](const std::string& args, const std::string& words) {
+    INFO(args);
+    const testing::Outcome r = testing::run_elrscope(args);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(words));
+    CHECK(!path_exists(run + "/ode.csv"));
+  };
+  refused("ode " + run + " --lr -1", "--lr: must be positive, got -1");
+  refused("ode " + run + " --lr nan", "--lr: must be positive, got nan");
+  refused("ode " + run + " --steps -5", "--steps: must not be negative, got -5");
+  refused("ode " + run + " --momentum 1.5", "--momentum: must be in [0, 1)");
+  refused("ode " + run + " --wd -0.1", "--wd: must not be negative");
+  fs::rename(run + "/layers.csv", run + "/layers.moved");
+  refused("ode " + run, "cannot read '" + run + "/layers.csv': No such file or directory");
+}
+
+TEST_CASE("bad input: report names the file a run directory lacks", "[bad-input][report]") {
+  TempDir dir;
+  const std::string run = dir / "run";
+  REQUIRE(testing::run_elrscope("train --model plain --depth 3 --width 4 --dataset synthetic --synthetic-size 64 "
+                                "--batch 16 --steps 3 --no-eval --quiet --threads 1 --out " + run)
+              .exit_code == 0);
+  for (const std::string file : {"layers.csv", "metrics.jsonl", "config.json"}) {
+    INFO(file);
+    fs::rename(run + "/" + file, run + "/" + file + ".moved");
+    const testing::Outcome r = testing::run_elrscope("report --no-plots " + run);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Contains(file == "config.json" ? "'" + run + "' is neither a run directory (config.json"
+                                                        : "'" + run + "/" + file + "' is missing"));
+    CHECK(!path_exists(run + "/report"));
+    fs::rename(run + "/" + file + ".moved", run + "/" + file);
+  }
+  write_file(run + "/metrics.jsonl", "{\"step\": 0,\n");
+  const testing::Outcome malformed = testing::run_elrscope("report --no-plots " + run);
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.output, Contains("'" + run + "/metrics.jsonl' line 1: not JSON"));
+}
+
+TEST_CASE("bad input: a sweep directory whose sweep.json is not a sweep's is named", "[bad-input][sweep]") {
+  TempDir dir;
+  write_file(dir / "sweep.json", "{\"grid\": {\"lrs\": \"fast\"}}");
+  const testing::Outcome r = testing::run_elrscope("sweep --collect-only --out " + dir.path);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("'" + (dir / "sweep.json") + "' is not a sweep description"));
+  write_file(dir / "sweep.json", "[1, 2]");
+  const testing::Outcome list = testing::run_elrscope("sweep --collect-only --out " + dir.path);
+  CHECK(list.exit_code == 2);
+  CHECK_THAT(list.output, Contains("sweep.json"));
 }

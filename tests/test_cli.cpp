@@ -85,8 +85,8 @@ TEST_CASE("cli: every train option reaches config.json, and config.json reads ba
       "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--warmup-lr", "0.05", "--lr-control", "uniform-elr", "--target-elr", "0.2",
       "--target-elr-rule", "step0", "--bn-recalibrate", "3",
       "--seed", "9", "--log-every", "2", "--out", "/tmp/x", "--device", "cuda:1", "--tf32", "--no-cuda-graph",
-      "--threads", "2", "--augment", "1", "--on-divergence", "continue", "--checkpoint-every", "4", "--no-eval",
-      "--quiet"};
+      "--threads", "2", "--augment", "1", "--on-divergence", "continue", "--divergence-loss", "50",
+      "--checkpoint-every", "4", "--no-eval", "--quiet"};
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   elr::TrainConfig parsed;

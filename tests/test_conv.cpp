@@ -1,6 +1,7 @@
-// conv2d on the CPU: the naive oracle against a hand-computed example, the fast path's gradients
-// against finite differences, the fast path against the oracle on many shapes, and the fast path's
-// independence of the thread count.
+// conv2d on the CPU beyond the op-case table (tests/test_op_table.cpp checks the fast path against
+// the naive oracle and its gradients against finite differences on the table's cases): the oracle
+// against a hand-computed example, the fast path against the oracle on random shapes, for every
+// chunk size and at the direct path's edges, its independence of the thread count, and bad shapes.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <omp.h>
@@ -8,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <random>
 #include <vector>
 
@@ -16,12 +16,11 @@
 #include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/kernels.h"
-#include "tests/gradcheck.h"
-#include "tests/op_cases.h"
+#include "kernels/optable/ops.h"
+#include "kernels/optable/random.h"
 
 using namespace elr;
 using kernels::Conv2dShape;
-using testing::case_name;
 
 namespace {
 
@@ -29,10 +28,7 @@ int64_t input_size(const Conv2dShape& s) { return int64_t(s.n) * s.c * s.h * s.w
 int64_t weight_size(const Conv2dShape& s) { return int64_t(s.k) * s.c * s.r * s.s; }
 int64_t output_size(const Conv2dShape& s) { return int64_t(s.n) * s.k * s.p() * s.q(); }
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
-  std::vector<double> v = testing::random_vector(static_cast<size_t>(n), seed);
-  return std::vector<float>(v.begin(), v.end());
-}
+using kernels::random_floats;
 
 // Random shapes, seeded: 1x1, 3x3, 5x5 and non-square kernels, strides 1-3, padding 0-2, C = 1,
 // odd H and W, batch up to 8, channels up to 17. Every fifth case is the 1x1 stride-1 pad-0
@@ -63,50 +59,35 @@ std::vector<Conv2dShape> random_conv_cases(int count, uint32_t seed) {
   return cases;
 }
 
-// |fast - ref| <= atol + rtol * |ref|, elementwise. Inputs are in [-1, 1], so float rounding in a
-// sum of `reduction` products grows at most about linearly with its length.
-void check_close(const std::string& what, const std::vector<float>& fast, const std::vector<float>& ref,
-                 int64_t reduction) {
-  REQUIRE(fast.size() == ref.size());
-  const double eps = std::numeric_limits<float>::epsilon();
-  const double atol = 4 * eps * static_cast<double>(reduction), rtol = 16 * eps;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double err = std::abs(double(fast[i]) - double(ref[i]));
-    if (!(err <= atol + rtol * std::abs(double(ref[i])))) {
-      FAIL_CHECK(fmt::format("{}[{}]: fast {:.9g} reference {:.9g} (|diff| {:.3g}, atol {:.3g})", what, i, fast[i],
-                             ref[i], err, atol));
-      return;
-    }
-  }
-}
-
-// Runs the fast path (with the chunk size it picks, or `chunk` images per GEMM when positive) and
-// the oracle in float on one shape and compares all three outputs.
-void check_against_oracle(const Conv2dShape& s, uint32_t seed, int chunk = 0) {
-  INFO(case_name(s));
+// Runs the fast path (with the chunk size it picks, or `chunk` images per GEMM when positive) on
+// the table's three cases of one shape and checks every output against the double oracle.
+void check_against_oracle(const Conv2dShape& s, int chunk = 0) {
   INFO(fmt::format("images per chunk: {}", chunk > 0 ? chunk : kernels::detail::conv2d_images_per_chunk(s)));
-  const std::vector<float> x = random_floats(input_size(s), seed), w = random_floats(weight_size(s), seed + 1),
-                           dy = random_floats(output_size(s), seed + 2);
-  // Outputs start as NaN so an element the kernel forgets to write cannot pass.
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  std::vector<float> y_fast(output_size(s), nan), y_ref(output_size(s), nan);
-  std::vector<float> dx_fast(input_size(s), nan), dx_ref(input_size(s), nan);
-  std::vector<float> dw_fast(weight_size(s), nan), dw_ref(weight_size(s), nan);
-  if (chunk > 0) {
-    kernels::detail::conv2d_forward_chunked(s, x.data(), w.data(), y_fast.data(), chunk);
-    kernels::detail::conv2d_backward_data_chunked(s, dy.data(), w.data(), dx_fast.data(), chunk);
-    kernels::detail::conv2d_backward_weight_chunked(s, x.data(), dy.data(), dw_fast.data(), chunk);
-  } else {
-    kernels::conv2d_forward_cpu(s, x.data(), w.data(), y_fast.data());
-    kernels::conv2d_backward_data_cpu(s, dy.data(), w.data(), dx_fast.data());
-    kernels::conv2d_backward_weight_cpu(s, x.data(), dy.data(), dw_fast.data());
+  // The fast path, or its chunked pieces with the chunk forced.
+  const kernels::OpEntry fast = [chunk](const kernels::OpCase& c, const kernels::OpArgs& a) {
+    if (chunk <= 0) return c.cpu(a);
+    const float* in0 = a.at<float>(0);
+    const float* in1 = a.at<float>(1);
+    float* out = a.at<float>(2);
+    switch (c.op()) {
+      case kernels::Op::Conv2dForward:
+        return kernels::detail::conv2d_forward_chunked(kernels::as<kernels::Conv2dForward>(c).shape, in0, in1, out,
+                                                       chunk);
+      case kernels::Op::Conv2dBackwardData:
+        return kernels::detail::conv2d_backward_data_chunked(kernels::as<kernels::Conv2dBackwardData>(c).shape, in0,
+                                                             in1, out, chunk);
+      default:
+        return kernels::detail::conv2d_backward_weight_chunked(kernels::as<kernels::Conv2dBackwardWeight>(c).shape, in0,
+                                                               in1, out, chunk);
+    }
+  };
+  for (const kernels::OpCasePtr& c : kernels::conv2d_cases(s)) {
+    const std::vector<kernels::Values> inputs = c->validation_inputs(c->make_inputs());
+    const kernels::CaseCheck check =
+        kernels::check_case(*c, kernels::run_on_host(*c, fast, inputs), c->reference(inputs));
+    INFO(check.message);
+    CHECK(check.ok);
   }
-  kernels::conv2d_forward_naive(s, x.data(), w.data(), y_ref.data());
-  kernels::conv2d_backward_data_naive(s, dy.data(), w.data(), dx_ref.data());
-  kernels::conv2d_backward_weight_naive(s, x.data(), dy.data(), dw_ref.data());
-  check_close("y", y_fast, y_ref, int64_t(s.c) * s.r * s.s);
-  check_close("dx", dx_fast, dx_ref, int64_t(s.k) * s.r * s.s);
-  check_close("dw", dw_fast, dw_ref, int64_t(s.n) * s.p() * s.q());
 }
 
 struct ConvOutputs {
@@ -162,39 +143,15 @@ TEST_CASE("conv2d naive oracle matches a hand-computed example", "[conv]") {
   CHECK(y2 == std::vector<double>{21, 42, 42, 84});
 }
 
-TEST_CASE("conv2d fast path: gradients match finite differences", "[conv]") {
-  for (const Conv2dShape& s : testing::conv_cases()) {
-    std::vector<double> x = testing::random_vector(input_size(s), 11), w = testing::random_vector(weight_size(s), 12);
-    auto forward = [&]() {
-      std::vector<double> y(output_size(s));
-      kernels::conv2d_forward_cpu(s, x.data(), w.data(), y.data());
-      return y;
-    };
-    auto backward = [&](const std::vector<double>& dy) {
-      std::vector<double> dx(x.size()), dw(w.size());
-      kernels::conv2d_backward_data_cpu(s, dy.data(), w.data(), dx.data());
-      kernels::conv2d_backward_weight_cpu(s, x.data(), dy.data(), dw.data());
-      return std::vector<std::vector<double>>{dx, dw};
-    };
-    testing::check_gradients(case_name(s), {{"x", &x}, {"w", &w}}, forward, backward);
-  }
-}
-
-TEST_CASE("conv2d fast path matches the naive oracle on the op cases", "[conv]") {
-  uint32_t seed = 100;
-  for (const Conv2dShape& s : testing::conv_cases()) check_against_oracle(s, seed += 3);
-}
-
 TEST_CASE("conv2d fast path matches the naive oracle on random shapes", "[conv]") {
   const std::vector<Conv2dShape> cases = random_conv_cases(40, 2024);
   REQUIRE(cases.size() >= 30);
   int pointwise = 0, strided = 0, single_channel = 0;
-  uint32_t seed = 500;
   for (const Conv2dShape& s : cases) {
     pointwise += s.r == 1 && s.s == 1 && s.stride == 1 && s.pad == 0;
     strided += s.stride == 2;
     single_channel += s.c == 1;
-    check_against_oracle(s, seed += 3);
+    check_against_oracle(s);
   }
   CHECK(pointwise >= 5);
   CHECK(strided >= 5);
@@ -204,10 +161,9 @@ TEST_CASE("conv2d fast path matches the naive oracle on random shapes", "[conv]"
 TEST_CASE("conv2d fast path matches the naive oracle for every chunk size", "[conv]") {
   // The public entry points pick one chunk size per shape; every size must be correct, including
   // a last chunk shorter than the others and more chunks than weight-gradient groups.
-  uint32_t seed = 900;
   for (const Conv2dShape& s : {Conv2dShape{7, 3, 6, 5, 4, 3, 3, 1, 1}, Conv2dShape{11, 2, 9, 7, 3, 3, 3, 2, 1},
                                Conv2dShape{5, 6, 4, 3, 5, 1, 1, 1, 0}, Conv2dShape{19, 2, 3, 3, 2, 1, 1, 1, 0}}) {
-    for (int chunk : {1, 2, 3, 8, 32}) check_against_oracle(s, seed += 3, chunk);
+    for (int chunk : {1, 2, 3, 8, 32}) check_against_oracle(s, chunk);
   }
 }
 
@@ -215,7 +171,6 @@ TEST_CASE("conv2d direct stride-1 path matches the naive oracle at its edges", "
   // Channel counts around the register blocks (8 output channels; 16 or 32 for the weight
   // gradient, two input channels when 16), 1x1 and wide images, pad 0 to 2, non-square kernels
   // (forward and backward-data only), batches that split into uneven groups.
-  uint32_t seed = 1300;
   for (const Conv2dShape& s :
        {Conv2dShape{1, 1, 1, 1, 1, 3, 3, 1, 1}, Conv2dShape{3, 5, 7, 9, 17, 3, 3, 1, 1},
         Conv2dShape{2, 4, 6, 5, 40, 3, 3, 1, 2}, Conv2dShape{9, 3, 8, 8, 16, 3, 3, 1, 0},
@@ -223,11 +178,11 @@ TEST_CASE("conv2d direct stride-1 path matches the naive oracle at its edges", "
         Conv2dShape{3, 7, 6, 6, 9, 5, 5, 1, 2}, Conv2dShape{4, 16, 32, 32, 16, 3, 3, 1, 1},
         Conv2dShape{2, 64, 8, 8, 64, 3, 3, 1, 1}}) {
 #if defined(__AVX512F__)
-    INFO(case_name(s));
+    INFO(kernels::Conv2dForward(s).name());
     REQUIRE(kernels::detail::conv2d_direct_supported(s));
     CHECK(kernels::detail::conv2d_direct_weight_grad_supported(s) == (s.r == 3 && s.s == 3));
 #endif
-    check_against_oracle(s, seed += 3);
+    check_against_oracle(s);
   }
 }
 
@@ -236,7 +191,7 @@ TEST_CASE("conv2d fast path is bitwise independent of the thread count", "[conv]
   // A large image (one image per chunk) and small ones (several images per chunk), batch 13.
   for (const Conv2dShape& s : {Conv2dShape{13, 3, 28, 28, 5, 3, 3, 1, 1}, Conv2dShape{13, 6, 7, 7, 4, 3, 3, 1, 1},
                                Conv2dShape{13, 4, 9, 9, 3, 3, 3, 2, 1}, Conv2dShape{13, 8, 5, 5, 6, 1, 1, 1, 0}}) {
-    INFO(case_name(s));
+    INFO(kernels::Conv2dForward(s).name());
     const std::vector<float> x = random_floats(input_size(s), 1), w = random_floats(weight_size(s), 2),
                              dy = random_floats(output_size(s), 3);
     omp_set_num_threads(1);

@@ -1,7 +1,10 @@
 // The docs stand alone: every relative link in README.md and docs/*.md points at a file that
-// exists, and every `docs/<page>.md` that the docs or the sources name is a page the project has.
+// exists, every `docs/<page>.md` that the docs or the sources name is a page the project has, and
+// every source file the docs name (`optim/sgd.h`, `kernels/cuda/*.cu`) is in the tree.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+
+#include <fnmatch.h>
 
 #include <filesystem>
 #include <fstream>
@@ -41,17 +44,33 @@ std::vector<fs::path> files_to_check(const fs::path& root) {
   return out;
 }
 
+// True when `path` (relative to root; '*' in its last part matches any run of characters) names at
+// least one file.
+bool path_matches(const fs::path& root, const std::string& path) {
+  if (path.find('*') == std::string::npos) return fs::exists(root / path);
+  const fs::path p(path);
+  if (!fs::is_directory(root / p.parent_path())) return false;
+  for (const auto& e : fs::directory_iterator(root / p.parent_path()))
+    if (::fnmatch(p.filename().c_str(), e.path().filename().c_str(), 0) == 0) return true;
+  return false;
+}
+
 // Every broken reference under `root`, one line each ("FILE: link TARGET: no such file").
 std::vector<std::string> broken_doc_references(const fs::path& root) {
   std::vector<std::string> broken;
   const std::regex page(R"(docs/[A-Za-z0-9_.-]+\.md)");
   const std::regex link(R"(\]\(([^)\s]+)\))");  // [text](target) and ![alt](target)
+  // A source path in the docs: a top-level folder, then a file name with a source extension.
+  const std::regex source(
+      R"(\b(?:engine|kernels|layers|optim|experiments|bench|scripts|tests|fuzz)/[A-Za-z0-9_./*-]+\.(?:cpp|h|cu|sh|py|gp|awk|cmake)\b)");
   for (const fs::path& file : files_to_check(root)) {
     const std::string text = read_all(file.string());
     const std::string where = fs::relative(file, root).string();
     for (std::sregex_iterator m(text.begin(), text.end(), page), end; m != end; ++m)
       if (!fs::exists(root / m->str())) broken.push_back(fmt::format("{}: names {}: no such page", where, m->str()));
     if (!is_doc(file)) continue;
+    for (std::sregex_iterator m(text.begin(), text.end(), source), end; m != end; ++m)
+      if (!path_matches(root, m->str())) broken.push_back(fmt::format("{}: names {}: no such file", where, m->str()));
     for (std::sregex_iterator m(text.begin(), text.end(), link), end; m != end; ++m) {
       std::string target = (*m)[1].str();
       if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0 || target.rfind("mailto:", 0) == 0 ||
@@ -93,12 +112,15 @@ TEST_CASE("docs: the link check finds a missing page, a broken link and a missin
   write(root / "docs" / "present.md",
         "[ok](present.md) [gone](missing.md#part) ![plot](images/none.svg) [web](https://x.org)\n");
   write(root / "optim/sgd.h", "// defined in docs/" "nowhere.md\n");
+  write(root / "docs" / "code.md", "See optim/sgd.h, kernels/cuda/*.cu and optim/" "gone.cpp.\n");
   const std::vector<std::string> broken = broken_doc_references(root);
   INFO(joined(broken));
-  REQUIRE(broken.size() == 4);
+  REQUIRE(broken.size() == 6);
   CHECK(broken[0] == "README.md: names docs/" "absent.md: no such page");
   CHECK(joined(broken).find("present.md: link missing.md: no such file") != std::string::npos);
   CHECK(joined(broken).find("present.md: link images/none.svg: no such file") != std::string::npos);
   CHECK(joined(broken).find("optim/sgd.h: names docs/" "nowhere.md: no such page") != std::string::npos);
+  CHECK(joined(broken).find("code.md: names kernels/cuda/*.cu: no such file") != std::string::npos);
+  CHECK(joined(broken).find("code.md: names optim/" "gone.cpp: no such file") != std::string::npos);
   fs::remove_all(root);
 }

@@ -15,10 +15,14 @@
 #include "engine/error.h"
 #include "kernels/kernels.h"
 #include "tests/fixture.h"
-#include "tests/op_cases.h"
+#include "kernels/optable/ops.h"
 
 using namespace elr;
 using namespace elr::testing;
+using kernels::Closeness;
+using kernels::evaluate_closeness;
+using kernels::format_index;
+using kernels::glob_match;
 
 namespace {
 
@@ -132,7 +136,7 @@ TEST_CASE("fixtures: conv2d forward and both backwards match PyTorch", "[fixture
     kernels::Conv2dShape sh;
     sh.n = q[0], sh.c = q[1], sh.h = q[2], sh.w = q[3], sh.k = q[4], sh.r = q[5], sh.s = q[6];
     sh.stride = q[7], sh.pad = q[8];
-    INFO(p << " " << case_name(sh));
+    INFO(p << " " << kernels::Conv2dForward(sh).name());
     require_shape(f, p + "x", {sh.n, sh.c, sh.h, sh.w});
     require_shape(f, p + "w", {sh.k, sh.c, sh.r, sh.s});
     require_shape(f, p + "y", {sh.n, sh.k, sh.p(), sh.q()});
@@ -167,7 +171,7 @@ TEST_CASE("fixtures: batch norm training forward, running stats and backward mat
     bp.momentum = 0.1f;
     bp.eps = 1e-5f;
     bp.relu = q[4] != 0;
-    INFO(p << " " << case_name(sh) << " relu=" << bp.relu);
+    INFO(p << " " << kernels::BatchNormTrainForward(sh, bp.relu).name());
     require_shape(f, p + "x", {q[0], q[1], q[2], q[3]});
     const auto x = f.floats(p + "x"), gamma = f.floats(p + "gamma"), beta = f.floats(p + "beta");
     const auto dy = f.floats(p + "dy");
@@ -219,7 +223,7 @@ TEST_CASE("fixtures: batch norm eval matches PyTorch", "[fixtures][batchnorm]") 
     const kernels::BatchNormShape sh{q[0], q[1], q[2] * q[3]};
     kernels::BatchNormParams bp;
     bp.relu = q[4] != 0;
-    INFO(p << " " << case_name(sh) << " relu=" << bp.relu);
+    INFO(p << " " << kernels::BatchNormEvalForward(sh, bp.relu).name());
     require_shape(f, p + "x", {q[0], q[1], q[2], q[3]});
     const auto x = f.floats(p + "x");
     Guarded<float> y(x.size());
@@ -261,7 +265,7 @@ TEST_CASE("fixtures: 2x2 max pool matches PyTorch, odd sizes and ties included",
     const std::vector<int32_t> q = f.ints(p + "params");
     REQUIRE(q.size() == 4);
     const kernels::PoolShape sh{q[0], q[1], q[2], q[3]};
-    INFO(p << " " << case_name(sh));
+    INFO(p << " " << kernels::MaxPoolForward(sh).name());
     const int64_t planes = int64_t(sh.n) * sh.c, out_plane = int64_t(sh.h / 2) * (sh.w / 2);
     require_shape(f, p + "y", {sh.n, sh.c, sh.h / 2, sh.w / 2});
     const auto x = f.floats(p + "x"), dy = f.floats(p + "dy");
@@ -296,7 +300,7 @@ TEST_CASE("fixtures: global average pool matches PyTorch", "[fixtures][pool]") {
     const std::vector<int32_t> q = f.ints(p + "params");
     REQUIRE(q.size() == 4);
     const kernels::PoolShape sh{q[0], q[1], q[2], q[3]};
-    INFO(p << " " << case_name(sh));
+    INFO(p << " " << kernels::AvgPoolForward(sh).name());
     require_shape(f, p + "y", {sh.n, sh.c});
     const auto x = f.floats(p + "x"), dy = f.floats(p + "dy");
     Guarded<float> y(int64_t(sh.n) * sh.c), dx(x.size());
@@ -318,7 +322,7 @@ TEST_CASE("fixtures: linear forward and backward match PyTorch", "[fixtures][lin
     const std::vector<int32_t> q = f.ints(p + "params");
     REQUIRE(q.size() == 3);
     const kernels::LinearShape sh{q[0], q[1], q[2]};
-    INFO(p << " " << case_name(sh));
+    INFO(p << " " << kernels::LinearForward(sh).name());
     require_shape(f, p + "w", {sh.out, sh.in});
     const auto x = f.floats(p + "x"), w = f.floats(p + "w"), b = f.floats(p + "b"), dy = f.floats(p + "dy");
     Guarded<float> y(int64_t(sh.n) * sh.out), dx(x.size()), dw(w.size()), db(b.size());
@@ -345,7 +349,7 @@ TEST_CASE("fixtures: cross-entropy loss, probabilities, accuracy and gradient ma
     const std::vector<int32_t> q = f.ints(p + "params");
     REQUIRE(q.size() == 2);
     const kernels::CrossEntropyShape sh{q[0], q[1]};
-    INFO(p << " " << case_name(sh));
+    INFO(p << " " << kernels::CrossEntropyForward(sh).name());
     require_shape(f, p + "logits", {sh.n, sh.classes});
     const auto logits = f.floats(p + "logits");
     const std::vector<int32_t> labels = f.ints(p + "labels");

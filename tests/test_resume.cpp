@@ -4,14 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <random>
-#include <sstream>
-#include <thread>
 
 #include "engine/files.h"
 #include "engine/safetensors.h"
@@ -26,23 +22,9 @@ std::string fresh_dir(const std::string& name) {
 
 const char* kRunArgs =
     "train --model plain --depth 5 --width 24 --dataset synthetic --synthetic-size 512 --batch 64 --steps 24 "
-    "--lr 0.3 --momentum 0.9 --log-every 1 --checkpoint-every 1 --no-eval --quiet";
+    "--lr 0.3 --momentum 0.9 --log-every 1 --checkpoint-every 1 --no-eval --quiet --threads 1";
 
-int run_elrscope(const std::string& args) {
-  const std::string cmd = std::string(ELR_BINARY) + " " + args + " >/dev/null 2>&1";
-  int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// The highest step with a row in layers.csv (-1 when none).
-int64_t last_logged_step(const std::string& csv) {
-  std::ifstream in(csv);
-  std::string line, last;
-  std::getline(in, line);
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last.empty() ? -1 : std::stoll(last.substr(0, last.find(',')));
-}
+int run_elrscope(const std::string& args) { return elr::testing::run_elrscope(args + " >/dev/null").exit_code; }
 
 }  // namespace
 
@@ -53,24 +35,14 @@ TEST_CASE("resume: a run killed with SIGKILL at a random step resumes byte-ident
   std::random_device rd;
   const int64_t kill_after = 2 + static_cast<int64_t>(rd() % 18);  // somewhere in steps 2..19
   INFO("killing after step " << kill_after);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const std::string cmd = std::string(ELR_BINARY) + " " + kRunArgs + " --out " + killed + " >/dev/null 2>&1";
-    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (last_logged_step(killed + "/layers.csv") < kill_after && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const pid_t pid = elr::testing::start_elrscope(std::string(kRunArgs) + " --out " + killed, "/dev/null");
+  REQUIRE(pid > 0);
+  elr::testing::wait_for_step(killed + "/layers.csv", kill_after, pid, 120);
   ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  const bool was_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  INFO("last logged step when killed: " << last_logged_step(killed + "/layers.csv"));
-  CHECK(was_killed);  // it had not finished on its own
+  INFO("last logged step when killed: " << elr::testing::last_logged_step(killed + "/layers.csv"));
+  CHECK(elr::testing::wait_exit(pid) == 1000 + SIGKILL);  // it had not finished on its own
 
-  REQUIRE(run_elrscope("train --quiet --resume " + killed) == 0);
+  REQUIRE(run_elrscope("train --quiet --threads 1 --resume " + killed) == 0);
   CHECK(elr::testing::read_all(killed + "/layers.csv") == elr::testing::read_all(reference + "/layers.csv"));
   // Final weights, BN statistics and momentum buffers byte for byte; the metadata differs only in
   // the run directory's name inside the stored config.
@@ -92,8 +64,8 @@ TEST_CASE("resume: a run killed with SIGKILL at a random step resumes byte-ident
 TEST_CASE("resume: --resume refuses other settings and non-run folders", "[resume][cli]") {
   const std::string dir = fresh_dir("refuse");
   elr::make_directories(dir);
-  CHECK(run_elrscope("train --resume " + dir) == 2);
-  CHECK(run_elrscope("train --resume " + dir + " --lr 0.5") == 2);
+  CHECK(run_elrscope("train --threads 1 --resume " + dir) == 2);
+  CHECK(run_elrscope("train --threads 1 --resume " + dir + " --lr 0.5") == 2);
 }
 
 TEST_CASE("checkpoint: a corrupt checkpoint is a clear error and nothing is overwritten", "[resume][bad-input]") {
@@ -101,6 +73,7 @@ TEST_CASE("checkpoint: a corrupt checkpoint is a clear error and nothing is over
   REQUIRE(run_elrscope(
               "train --model plain --depth 3 --width 4 --dataset synthetic --synthetic-size 64 --batch 16 --steps 2 "
               "--no-eval --quiet --out " + dir) == 0);
+  ::unlink((dir + "/summary.json").c_str());  // as if killed after its last checkpoint: --resume reads it
   const std::string ckpt = dir + "/checkpoint.safetensors";
   std::string bytes = elr::testing::read_all(ckpt);
   REQUIRE(bytes.size() > 100);
@@ -108,7 +81,7 @@ TEST_CASE("checkpoint: a corrupt checkpoint is a clear error and nothing is over
   std::ofstream(ckpt, std::ios::binary) << truncated;
   const std::string layers_before = elr::testing::read_all(dir + "/layers.csv");
   CHECK_THROWS_WITH(elr::load_safetensors(ckpt), Catch::Contains(ckpt) && Catch::Contains("truncated"));
-  CHECK(run_elrscope("train --quiet --resume " + dir) == 2);
+  CHECK(run_elrscope("train --quiet --threads 1 --resume " + dir) == 2);
   CHECK(elr::testing::read_all(dir + "/layers.csv") == layers_before);
   CHECK_THROWS_WITH(elr::parse_safetensors("abc", "x.safetensors"), Catch::Contains("x.safetensors"));
   CHECK_THROWS_WITH(elr::parse_safetensors(std::string("\x10\0\0\0\0\0\0\0{\"a\":1}         ", 24), "y.safetensors"),

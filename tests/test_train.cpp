@@ -222,3 +222,41 @@ TEST_CASE("train: divergence stops the run and is recorded", "[train][divergence
   CHECK(summary["diverged"] == true);
   CHECK(summary["divergence"].get<std::string>().find("step") != std::string::npos);
 }
+
+TEST_CASE("train: a loss far above chance counts as divergence, at a threshold that can be changed",
+          "[train][divergence]") {
+  for (const double lr : {1e3, 1e8}) {
+    INFO("lr " << lr);
+    TrainConfig c = tiny_config(temp_dir("too_high"));
+    c.lr = lr;
+    c.steps = 20;
+    const TrainResult r = train(c);
+    CHECK(r.diverged);
+    CHECK(r.steps == r.diverged_step + 1);
+    CHECK_THAT(r.divergence, Catch::Contains("is above the divergence threshold 23.0259 (--divergence-loss)"));
+    CHECK(read_json(c.out + "/summary.json")["diverged"] == true);
+    CHECK(read_json(c.out + "/config.json")["divergence_threshold"] == Approx(10 * std::log(10.0)));
+  }
+  // The exit code of a diverged run; with a threshold given, the same run goes on to the end.
+  auto cli_run = [](const std::string& out, const std::string& extra) {
+    return elr::testing::run_elrscope("train --model plain --depth 4 --width 6 --dataset synthetic --synthetic-size 64 "
+                                      "--batch 16 --steps 20 --lr 1e3 --no-eval --quiet --threads 1 --out " + out +
+                                      " " + extra);
+  };
+  const std::string strict = temp_dir("too_high_cli"), lenient = temp_dir("too_high_lenient");
+  CHECK(cli_run(strict, "").exit_code == 3);
+  CHECK(cli_run(lenient, "--divergence-loss 1e30").exit_code == 0);
+  const nlohmann::json summary = read_json(lenient + "/summary.json");
+  CHECK(summary["steps"] == 20);
+  CHECK(summary["diverged"] == false);
+  CHECK(summary["final_loss"].get<double>() > 23.03);
+}
+
+TEST_CASE("train: --version names the revision that config.json records", "[train][cli]") {
+  const TrainConfig c = tiny_config(temp_dir("version"));
+  train(c);
+  const auto v = elr::testing::run_elrscope("--version");
+  CHECK(v.exit_code == 0);
+  const std::string revision = read_json(c.out + "/config.json")["git_revision"];
+  CHECK(v.output == "elrscope 0.1.0 (git " + revision + ")\n");
+}

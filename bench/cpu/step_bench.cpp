@@ -23,13 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-double minimum(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
-
 StepNet step_net(const std::string& name, int depth, int width, int channels, int image) {
   StepNet n;
   n.model.name = name;
@@ -42,12 +35,39 @@ StepNet step_net(const std::string& name, int depth, int width, int channels, in
   return n;
 }
 
-std::string describe(const StepNet& n) {
+}  // namespace
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+double minimum_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+std::string describe_step_net(const StepNet& n) {
   return fmt::format("{}, batch {}, {}x{}x{}", describe_model(n.model), n.batch, n.model.in_channels,
                      n.model.image_size, n.model.image_size);
 }
 
-}  // namespace
+std::vector<Batch> synthetic_batches(const StepNet& net, uint64_t seed) {
+  std::mt19937 gen(static_cast<uint32_t>(seed + 17));
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int32_t> label(0, net.model.classes - 1);
+  const Shape shape = {net.batch, net.model.in_channels, net.model.image_size, net.model.image_size};
+  std::vector<Batch> out;
+  for (int b = 0; b < 4; ++b) {
+    std::vector<float> x(static_cast<size_t>(shape_numel(shape)));
+    for (float& v : x) v = normal(gen);
+    std::vector<int32_t> y(net.batch);
+    for (int32_t& v : y) v = label(gen);
+    Batch batch;
+    batch.images = Tensor::from_vector(shape, x);
+    batch.labels = Tensor::from_labels(y);
+    batch.index_in_epoch = b;
+    out.push_back(std::move(batch));
+  }
+  return out;
+}
 
 std::vector<StepNet> default_step_nets() {
   StepNet fmnist = step_net("plain", 10, 32, 1, 28);
@@ -77,21 +97,7 @@ EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_uni
   sched.lr = 0.1;
   sched.total_steps = 1000000;
   s.step = std::make_unique<HostTrainStep>(*s.model, *s.sgd, sched, LrControlConfig{});
-  std::mt19937 gen(static_cast<uint32_t>(seed + 17));
-  std::normal_distribution<float> normal;
-  std::uniform_int_distribution<int32_t> label(0, net.model.classes - 1);
-  const Shape shape = {net.batch, net.model.in_channels, net.model.image_size, net.model.image_size};
-  for (int b = 0; b < 4; ++b) {
-    std::vector<float> x(static_cast<size_t>(shape_numel(shape)));
-    for (float& v : x) v = normal(gen);
-    std::vector<int32_t> y(net.batch);
-    for (int32_t& v : y) v = label(gen);
-    Batch batch;
-    batch.images = Tensor::from_vector(shape, x);
-    batch.labels = Tensor::from_labels(y);
-    batch.index_in_epoch = b;
-    s.batches.push_back(std::move(batch));
-  }
+  s.batches = synthetic_batches(net, seed);
 }
 
 EngineStep::~EngineStep() = default;
@@ -199,7 +205,7 @@ std::vector<double> PytorchPeer::run(int steps) {
 StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
   StepRow row;
   row.net = net.label;
-  row.description = describe(net);
+  row.description = describe_step_net(net);
   row.batch = net.batch;
   row.threads = c.threads;
   omp_set_num_threads(c.threads);
@@ -243,18 +249,18 @@ StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
     }
   }
   row.load_avg_end = load_average_1min();
-  row.engine_median_s = median(row.engine_s);
-  row.engine_min_s = minimum(row.engine_s);
-  row.forward_median_s = median(forward);
-  row.backward_median_s = median(backward);
-  row.update_median_s = median(update);
-  row.stats_median_s = median(row.stats_s);
-  row.stats_min_s = minimum(row.stats_s);
+  row.engine_median_s = median_of(row.engine_s);
+  row.engine_min_s = minimum_of(row.engine_s);
+  row.forward_median_s = median_of(forward);
+  row.backward_median_s = median_of(backward);
+  row.update_median_s = median_of(update);
+  row.stats_median_s = median_of(row.stats_s);
+  row.stats_min_s = minimum_of(row.stats_s);
   row.stats_share = row.engine_median_s > 0 ? row.stats_median_s / row.engine_median_s : 0;
   row.stats_share_min = row.engine_min_s > 0 ? row.stats_min_s / row.engine_min_s : 0;
   if (!row.pytorch_s.empty()) {
-    row.pytorch_median_s = median(row.pytorch_s);
-    row.pytorch_min_s = minimum(row.pytorch_s);
+    row.pytorch_median_s = median_of(row.pytorch_s);
+    row.pytorch_min_s = minimum_of(row.pytorch_s);
     row.ratio = row.engine_median_s / row.pytorch_median_s;
   }
   return row;

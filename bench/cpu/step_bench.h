@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "layers/models.h"
+#include "optim/batch.h"
 
 namespace elr::bench {
 
@@ -20,6 +21,14 @@ struct StepNet {
 };
 // plain-20, resnet-20, resnet-56 on 3x32x32 and the default run's plain-10 (width 32) on 1x28x28.
 std::vector<StepNet> default_step_nets();
+// "resnet-20 (width 16), batch 128, 3x32x32"
+std::string describe_step_net(const StepNet& net);
+// A few fixed synthetic batches (normal images, uniform labels) of the net's shape, used in turn by
+// the CPU and the GPU step rows.
+std::vector<Batch> synthetic_batches(const StepNet& net, uint64_t seed);
+// The median and the minimum of step times (0 when there are none).
+double median_of(std::vector<double> v);
+double minimum_of(const std::vector<double>& v);
 
 // One engine step's times (seconds).
 struct EngineStepTimes {

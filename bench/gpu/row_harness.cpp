@@ -1,9 +1,6 @@
 #include "bench/gpu/row_harness.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
-#include <random>
 
 namespace elr::bench::gpu {
 
@@ -27,15 +24,9 @@ double median_of(std::vector<double> v) {
 }  // namespace
 
 RowRunner::RowRunner(Stream stream, const GpuBenchOptions& options)
-    : stream_(stream), options_(options), flush_buffer_(flush_size(options)) {
-  ELR_CUDA_CHECK(cudaEventCreate(&start_));
-  ELR_CUDA_CHECK(cudaEventCreate(&stop_));
-}
+    : stream_(stream), options_(options), flush_buffer_(flush_size(options)) {}
 
-RowRunner::~RowRunner() {
-  if (start_) cudaEventDestroy(start_);
-  if (stop_) cudaEventDestroy(stop_);
-}
+RowRunner::~RowRunner() = default;
 
 void RowRunner::flush_l2() {
   if (flush_buffer_.size() == 0) return;
@@ -53,17 +44,11 @@ double RowRunner::validate(const RowSpec& spec, const std::function<void()>& cal
 
 double RowRunner::time_once(const std::function<void()>& call) {
   flush_l2();
-  ELR_CUDA_CHECK(cudaEventRecord(start_, stream_));
-  call();
-  ELR_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-  ELR_CUDA_CHECK(cudaEventSynchronize(stop_));
-  float ms = 0;
-  ELR_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-  return ms * 1e-3;
+  return timer_.seconds(stream_, call);
 }
 
-GpuKernelRow RowRunner::run(const RowSpec& spec) {
-  GpuKernelRow row;
+KernelRow RowRunner::run(const RowSpec& spec) {
+  KernelRow row;
   row.kernel = spec.kernel;
   row.shape = spec.shape;
   row.nets = spec.nets;
@@ -110,37 +95,6 @@ GpuKernelRow RowRunner::run(const RowSpec& spec) {
     row.median_s = row.min_s = row.vendor_median_s = row.vendor_min_s = 0;
   }
   return row;
-}
-
-void Checker::check(const char* output, const float* got, const double* ref, int64_t n) {
-  double diff = 0, scale = 0;
-  bool finite = true;
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(got[i])) {
-      finite = false;
-      break;
-    }
-    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
-  }
-  const double e = !finite ? std::numeric_limits<double>::infinity() : (scale > 0 ? diff / scale : diff);
-  worst_ = std::max(worst_, e);
-  if (!(e <= tolerance_))
-    throw ValidationError(fmt::format("validation failed: {} output '{}' differs from the CPU reference by {:.3g} "
-                                      "(relative to its largest value; tolerance {:.1g}){}",
-                                      what_, output, e, tolerance_, finite ? "" : ": not finite (unwritten?)"));
-}
-
-void Checker::check(const char* output, const std::vector<float>& got, const std::vector<double>& ref) {
-  ELR_CHECK(got.size() == ref.size(), "Checker: output '{}' has {} values, the reference {}", output, got.size(),
-            ref.size());
-  check(output, got.data(), ref.data(), static_cast<int64_t>(ref.size()));
-}
-
-std::vector<float> to_float(const std::vector<double>& v) {
-  std::vector<float> out(v.size());
-  std::transform(v.begin(), v.end(), out.begin(), [](double x) { return static_cast<float>(x); });
-  return out;
 }
 
 }  // namespace elr::bench::gpu

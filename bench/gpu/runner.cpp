@@ -16,7 +16,7 @@ namespace {
 
 std::string ms(double s) { return s > 0 ? fmt::format("{:.3f} ms", s * 1e3) : "-"; }
 
-void print_row(const GpuKernelRow& r) {
+void print_row(const KernelRow& r) {
   if (!r.valid) {
     std::fprintf(stderr, "  %-34s %-56s %s\n", r.kernel.c_str(), r.shape.c_str(), r.error.c_str());
     return;
@@ -28,17 +28,17 @@ void print_row(const GpuKernelRow& r) {
                peer.c_str());
 }
 
-std::vector<GpuKernelRow> run_kernels(const GpuBenchRequest& request) {
+std::vector<KernelRow> run_kernels(const GpuBenchRequest& request) {
   cudaStream_t stream = nullptr;
   ELR_CUDA_CHECK(cudaStreamCreate(&stream));
-  std::vector<GpuKernelRow> rows;
+  std::vector<KernelRow> rows;
   try {
     VendorPeers peers(stream);
     GpuKernelSuiteConfig c;
-    c.shapes = gpu_suite_shapes(128, request.full, true);
+    c.cases = kernels::network_cases(128, request.full, /*large=*/true);
     c.options.repeats = request.repeats;
     c.options.warmup = request.warmup;
-    c.vendor = peers.kernels();
+    c.vendor = [&peers](const kernels::OpCase& op) { return peers.peer(op); };
     c.stream = stream;
     c.on_row = print_row;
     std::fprintf(stderr, "bench: GPU kernels (%s) ...\n", request.full ? "all shapes" : "quick subset");

@@ -8,7 +8,9 @@
 #include <random>
 
 #include "bench/cpu/kernel_bench.h"
+#include "bench/cpu/step_bench.h"
 #include "bench/gpu/device_buffer.h"
+#include "bench/gpu/event_timer.h"
 #include "bench/gpu/row_harness.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -22,39 +24,6 @@ namespace elr::bench::gpu {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-double minimum(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
-
-std::string describe(const StepNet& n) {
-  return fmt::format("{}, batch {}, {}x{}x{}", describe_model(n.model), n.batch, n.model.in_channels,
-                     n.model.image_size, n.model.image_size);
-}
-
-// A few fixed synthetic batches (normal images, uniform labels), used in turn.
-std::vector<Batch> synthetic_batches(const StepNet& net, uint64_t seed) {
-  std::mt19937 gen(static_cast<uint32_t>(seed + 17));
-  std::normal_distribution<float> normal;
-  std::uniform_int_distribution<int32_t> label(0, net.model.classes - 1);
-  const Shape shape = {net.batch, net.model.in_channels, net.model.image_size, net.model.image_size};
-  std::vector<Batch> out;
-  for (int b = 0; b < 4; ++b) {
-    std::vector<float> x(static_cast<size_t>(shape_numel(shape)));
-    for (float& v : x) v = normal(gen);
-    std::vector<int32_t> y(net.batch);
-    for (int32_t& v : y) v = label(gen);
-    Batch batch;
-    batch.images = Tensor::from_vector(shape, x);
-    batch.labels = Tensor::from_labels(y);
-    batch.index_in_epoch = b;
-    out.push_back(std::move(batch));
-  }
-  return out;
-}
 
 // One engine: its own model, optimizer and training step on the CUDA device (eager or graph).
 class EngineSide {
@@ -135,36 +104,18 @@ StatsTiming time_stats_lr_control(const std::vector<int64_t>& sizes, int repeats
     kernels::lr_control_cuda(layers, stats.get(), flags.get(), args, reference_elr.get(), lrs.get(), global_lr.get(),
                              stream);
   };
-  cudaEvent_t start = nullptr, stop = nullptr;
-  ELR_CUDA_CHECK(cudaEventCreate(&start));
-  ELR_CUDA_CHECK(cudaEventCreate(&stop));
+  EventTimer timer;
   std::vector<double> times;
-  try {
-    run();
-    run();
-    for (int r = 0; r < std::max(repeats, 1); ++r) {
-      ELR_CUDA_CHECK(cudaEventRecord(start, stream));
-      run();
-      ELR_CUDA_CHECK(cudaEventRecord(stop, stream));
-      ELR_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      ELR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      times.push_back(ms * 1e-3);
-    }
-  } catch (...) {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    throw;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return {median(times), minimum(times)};
+  run();
+  run();
+  for (int r = 0; r < std::max(repeats, 1); ++r) times.push_back(timer.seconds(stream, run));
+  return {median_of(times), minimum_of(times)};
 }
 
 GpuStepRow bench_gpu_step(const StepNet& net, const GpuBenchRequest& r) {
   GpuStepRow row;
   row.net = net.label;
-  row.description = describe(net);
+  row.description = describe_step_net(net);
   row.batch = net.batch;
 
   const std::vector<int64_t> sizes = parameter_sizes(net.model);
@@ -240,12 +191,12 @@ GpuStepRow bench_gpu_step(const StepNet& net, const GpuBenchRequest& r) {
       }
     }
   }
-  row.eager_median_s = median(row.eager_s);
-  row.eager_min_s = minimum(row.eager_s);
-  row.graph_median_s = median(row.graph_s);
-  row.graph_min_s = minimum(row.graph_s);
-  row.pytorch_median_s = median(row.pytorch_s);
-  row.pytorch_min_s = minimum(row.pytorch_s);
+  row.eager_median_s = median_of(row.eager_s);
+  row.eager_min_s = minimum_of(row.eager_s);
+  row.graph_median_s = median_of(row.graph_s);
+  row.graph_min_s = minimum_of(row.graph_s);
+  row.pytorch_median_s = median_of(row.pytorch_s);
+  row.pytorch_min_s = minimum_of(row.pytorch_s);
   return row;
 }
 

@@ -5,34 +5,55 @@
 
 #include <fmt/format.h>
 
+#include "kernels/optable/ops.h"
+
 namespace elr::bench::gpu {
 
-VendorKernels VendorPeers::kernels() {
-  VendorKernels v;
-  v.conv_forward = [this](const Conv2dShape& s, const float* x, const float* w, float* y, Stream) {
-    cudnn_.conv2d_forward(s, x, w, y);
-  };
-  v.conv_backward_data = [this](const Conv2dShape& s, const float* dy, const float* w, float* dx, Stream) {
-    cudnn_.conv2d_backward_data(s, dy, w, dx);
-  };
-  v.conv_backward_weight = [this](const Conv2dShape& s, const float* x, const float* dy, float* dw, Stream) {
-    cudnn_.conv2d_backward_weight(s, x, dy, dw);
-  };
-  v.bn_forward = [this](const BatchNormShape& s, const BatchNormParams& p, const float* x, const float* gamma,
-                        const float* beta, float* y, float* mean, float* invstd, float* rm, float* rv, Stream) {
-    cudnn_.batchnorm_forward_train(s, p, x, gamma, beta, y, mean, invstd, rm, rv);
-  };
-  v.bn_backward = [this](const BatchNormShape& s, const BatchNormParams& p, const float* x, const float* y,
-                         const float* dy, const float* gamma, const float* mean, const float* invstd, float* dx,
-                         float* dgamma, float* dbeta, Stream) {
-    cudnn_.batchnorm_backward(s, p, x, y, dy, gamma, mean, invstd, dx, dgamma, dbeta);
-  };
-  v.linear_forward = [this](const LinearShape& s, const float* x, const float* w, const float* b, float* y, Stream) {
-    cublas_.linear_forward(s, x, w, b, y);
-  };
-  v.linear_backward = [this](const LinearShape& s, const float* x, const float* w, const float* dy, float* dx,
-                             float* dw, float* db, Stream) { cublas_.linear_backward(s, x, w, dy, dx, dw, db); };
-  return v;
+VendorPeer VendorPeers::peer(const kernels::OpCase& c) {
+  using namespace kernels;
+  using A = const OpArgs&;
+  switch (c.op()) {
+    case Op::Conv2dForward:
+      return {"cuDNN", [this](const OpCase& c, A a) {
+                cudnn_.conv2d_forward(as<Conv2dForward>(c).shape, a.at<float>(0), a.at<float>(1), a.at<float>(2));
+              }};
+    case Op::Conv2dBackwardData:
+      return {"cuDNN", [this](const OpCase& c, A a) {
+                cudnn_.conv2d_backward_data(as<Conv2dBackwardData>(c).shape, a.at<float>(0), a.at<float>(1),
+                                            a.at<float>(2));
+              }};
+    case Op::Conv2dBackwardWeight:
+      return {"cuDNN", [this](const OpCase& c, A a) {
+                cudnn_.conv2d_backward_weight(as<Conv2dBackwardWeight>(c).shape, a.at<float>(0), a.at<float>(1),
+                                              a.at<float>(2));
+              }};
+    case Op::BatchNormTrainForward:  // tensors: x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd
+      return {"cuDNN BN + ReLU", [this](const OpCase& c, A a) {
+                const auto& b = as<BatchNormTrainForward>(c);
+                cudnn_.batchnorm_forward_train(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2),
+                                               a.at<float>(5), a.at<float>(6), a.at<float>(7), a.at<float>(3),
+                                               a.at<float>(4));
+              }};
+    case Op::BatchNormBackward:  // x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta
+      return {"cuDNN BN + ReLU", [this](const OpCase& c, A a) {
+                const auto& b = as<BatchNormBackward>(c);
+                cudnn_.batchnorm_backward(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2),
+                                          a.at<float>(3), a.at<float>(4), a.at<float>(5), a.at<float>(6),
+                                          a.at<float>(7), a.at<float>(8));
+              }};
+    case Op::LinearForward:
+      return {"cuBLAS", [this](const OpCase& c, A a) {
+                cublas_.linear_forward(as<LinearForward>(c).shape, a.at<float>(0), a.at<float>(1), a.at<float>(2),
+                                       a.at<float>(3));
+              }};
+    case Op::LinearBackward:
+      return {"cuBLAS", [this](const OpCase& c, A a) {
+                cublas_.linear_backward(as<LinearBackward>(c).shape, a.at<float>(0), a.at<float>(1), a.at<float>(2),
+                                        a.at<float>(3), a.at<float>(4), a.at<float>(5));
+              }};
+    default:
+      return {};
+  }
 }
 
 std::string VendorPeers::cudnn_version() {

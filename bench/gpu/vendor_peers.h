@@ -11,8 +11,9 @@ namespace elr::bench::gpu {
 class VendorPeers {
  public:
   explicit VendorPeers(Stream stream) : cudnn_(stream), cublas_(stream) {}
-  // Function objects over this object's handles: keep it alive while they are used.
-  VendorKernels kernels();
+  // The peer of a case (conv: cuDNN; BN: cuDNN BN, then a separate ReLU when fused; linear: cuBLAS),
+  // or none. Its entry uses this object's handles: keep it alive while the entry is used.
+  VendorPeer peer(const kernels::OpCase& c);
   static std::string cudnn_version();
   static std::string cublas_version();
 

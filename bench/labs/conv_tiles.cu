@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,21 +35,51 @@ const char* pass_name(Pass p) {
   return p == Pass::Forward ? "fwd" : p == Pass::BackwardData ? "bwd-data" : "bwd-weight";
 }
 
+struct Buffer {
+  float* ptr = nullptr;
+  size_t count = 0;
+  explicit Buffer(size_t n) : count(n) {
+    ELR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(float)));
+  }
+  ~Buffer() { cudaFree(ptr); }
+  // On the stream the kernels use: it is non-blocking, so a legacy-stream cudaMemcpy (which may
+  // return before the data lands) would not be ordered before them.
+  void upload(const std::vector<float>& h, Stream s) {
+    ELR_CUDA_CHECK(cudaMemcpyAsync(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice, s));
+    ELR_CUDA_CHECK(cudaStreamSynchronize(s));  // h is pageable and may go away
+  }
+  std::vector<float> download() const {
+    std::vector<float> h(count);
+    ELR_CUDA_CHECK(cudaDeviceSynchronize());
+    ELR_CUDA_CHECK(cudaMemcpy(h.data(), ptr, count * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+// The weight gradients' split-K scratch, grown to the largest request (one launch at a time here).
+Workspace workspace_for(size_t bytes) {
+  static std::unique_ptr<Buffer> buffer;
+  if (bytes == 0) return {};
+  if (!buffer || buffer->count * sizeof(float) < bytes) buffer = std::make_unique<Buffer>((bytes + 3) / sizeof(float));
+  return {buffer->ptr, buffer->count * sizeof(float)};
+}
+
 // Variant n launches pass p with tile configuration C (the weight gradient split as the library does).
 template <class C>
 void run_variant(Pass pass, const Conv2dShape& sh, const float* a, const float* b, float* out, Stream s) {
   switch (pass) {
-    case Pass::Forward: gemm::launch_gemm<C>(conv::forward_problem(sh, a, b, out), 1, s); break;
+    case Pass::Forward: gemm::launch_gemm<C>(conv::forward_problem(sh, a, b, out), 1, Workspace{}, s); break;
     case Pass::BackwardData:  // one GEMM per stride phase, as the library
       for (int h0 = 0; h0 < sh.stride; ++h0)
         for (int w0 = 0; w0 < sh.stride; ++w0) {
           const auto p = conv::backward_data_problem(sh, a, b, out, h0, w0);
-          if (p.n > 0) gemm::launch_gemm<C>(p, 1, s);
+          if (p.n > 0) gemm::launch_gemm<C>(p, 1, Workspace{}, s);
         }
       break;
     case Pass::BackwardWeight: {
       const auto p = conv::backward_weight_problem(sh, a, b, out);
-      gemm::launch_gemm<C>(p, gemm::choose_splits<C>(p.m, p.n, p.kdim), s);
+      const int splits = gemm::choose_splits<C>(p.m, p.n, p.kdim);
+      gemm::launch_gemm<C>(p, splits, workspace_for(gemm::split_workspace_bytes<C>(p.m, p.n, p.kdim, splits)), s);
       break;
     }
   }
@@ -65,24 +96,6 @@ const Variant kVariants[] = {
     {"v4 64x64x8 t4x4", run_variant<gemm::TileConfig<64, 64, 8, 4, 4>>},
     {"v5 128x64x8 t8x4", run_variant<gemm::TileConfig<128, 64, 8, 8, 4>>},
     {"v6 64x32x16 t4x2", run_variant<gemm::TileConfig<64, 32, 16, 4, 2>>},
-};
-
-struct Buffer {
-  float* ptr = nullptr;
-  size_t count = 0;
-  explicit Buffer(size_t n) : count(n) {
-    ELR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(float)));
-  }
-  ~Buffer() { cudaFree(ptr); }
-  void upload(const std::vector<float>& h) {
-    ELR_CUDA_CHECK(cudaMemcpy(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  std::vector<float> download() const {
-    std::vector<float> h(count);
-    ELR_CUDA_CHECK(cudaDeviceSynchronize());
-    ELR_CUDA_CHECK(cudaMemcpy(h.data(), ptr, count * sizeof(float), cudaMemcpyDeviceToHost));
-    return h;
-  }
 };
 
 std::vector<float> random_values(size_t n, unsigned seed) {
@@ -169,7 +182,7 @@ int main(int argc, char** argv) {
                  ny = size_t(sh.n) * sh.k * sh.p() * sh.q();
     const auto hx = random_values(nx, 1), hw = random_values(nw, 2), hdy = random_values(ny, 3);
     Buffer x(nx), w(nw), dy(ny), out_x(nx), out_w(nw), out_y(ny);
-    x.upload(hx), w.upload(hw), dy.upload(hdy);
+    x.upload(hx, s), w.upload(hw, s), dy.upload(hdy, s);
     for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight}) {
       // The CPU reference of this pass.
       std::vector<float> want(pass == Pass::Forward ? ny : pass == Pass::BackwardData ? nx : nw);
@@ -219,7 +232,10 @@ int main(int argc, char** argv) {
         switch (pass) {
           case Pass::Forward: conv2d_forward_cuda(sh, a, b, out->ptr, s); break;
           case Pass::BackwardData: conv2d_backward_data_cuda(sh, a, b, out->ptr, s); break;
-          case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardWeight:
+            conv2d_backward_weight_cuda(sh, a, b, out->ptr,
+                                        workspace_for(conv2d_backward_weight_workspace_bytes(sh)), s);
+            break;
         }
       });
       set_cuda_conv_tf32(true);
@@ -227,7 +243,10 @@ int main(int argc, char** argv) {
         switch (pass) {
           case Pass::Forward: conv2d_forward_cuda(sh, a, b, out->ptr, s); break;
           case Pass::BackwardData: conv2d_backward_data_cuda(sh, a, b, out->ptr, s); break;
-          case Pass::BackwardWeight: conv2d_backward_weight_cuda(sh, a, b, out->ptr, s); break;
+          case Pass::BackwardWeight:
+            conv2d_backward_weight_cuda(sh, a, b, out->ptr,
+                                        workspace_for(conv2d_backward_weight_workspace_bytes(sh)), s);
+            break;
         }
       }, 1e-2);
       set_cuda_conv_tf32(false);

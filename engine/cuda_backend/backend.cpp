@@ -44,6 +44,37 @@ class CudaMemory final : public DeviceBackend {
   }
 };
 
+// ---- the conv/GEMM weight gradients with their split-K workspace --------------------------------
+// The workspace comes from the caching allocator: during a CUDA-graph capture from the capture's
+// private pool (no cudaMalloc), and the graph replays into the same block. It is freed as soon as
+// the launches are issued: the allocator hands blocks out in program order, which is safe while
+// all work runs on the one engine stream.
+class ScopedWorkspace {
+ public:
+  explicit ScopedWorkspace(size_t bytes) {
+    if (bytes > 0) workspace_ = {cuda::device_allocator().allocate(bytes), bytes};
+  }
+  ~ScopedWorkspace() { cuda::device_allocator().deallocate(workspace_.data); }
+  ScopedWorkspace(const ScopedWorkspace&) = delete;
+  ScopedWorkspace& operator=(const ScopedWorkspace&) = delete;
+  kernels::Workspace get() const { return workspace_; }
+
+ private:
+  kernels::Workspace workspace_;
+};
+
+void conv2d_backward_weight(const kernels::Conv2dShape& sh, const float* x, const float* dy, float* dw,
+                            kernels::Stream stream) {
+  const ScopedWorkspace workspace(kernels::conv2d_backward_weight_workspace_bytes(sh));
+  kernels::conv2d_backward_weight_cuda(sh, x, dy, dw, workspace.get(), stream);
+}
+
+void linear_backward(const kernels::LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
+                     float* dw, float* db, kernels::Stream stream) {
+  const ScopedWorkspace workspace(dw ? kernels::linear_backward_workspace_bytes(sh) : 0);
+  kernels::linear_backward_cuda(sh, x, w, dy, dx, dw, db, workspace.get(), stream);
+}
+
 // ---- runtime services of CudaOps ----------------------------------------------------------------
 void* alloc_pinned(size_t bytes) {
   void* p = nullptr;
@@ -78,9 +109,9 @@ CudaOps make_table() {
   t.synchronize = &synchronize;
   t.conv2d_forward = &conv2d_forward_cuda;
   t.conv2d_backward_data = &conv2d_backward_data_cuda;
-  t.conv2d_backward_weight = &conv2d_backward_weight_cuda;
+  t.conv2d_backward_weight = &conv2d_backward_weight;
   t.linear_forward = &linear_forward_cuda;
-  t.linear_backward = &linear_backward_cuda;
+  t.linear_backward = &linear_backward;
   t.batchnorm_forward_train = &batchnorm_forward_train_cuda;
   t.batchnorm_forward_eval = &batchnorm_forward_eval_cuda;
   t.batchnorm_backward = &batchnorm_backward_cuda;

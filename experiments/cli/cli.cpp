@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/files.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/train_command.h"
 
@@ -15,6 +17,7 @@ int run_cli(int argc, char** argv) {
                "With no command, runs the default experiment: plain-10 on Fashion-MNIST, batch 128, one epoch, "
                "SGD lr 0.1 momentum 0.9, cosine schedule."};
   app.require_subcommand(0, 1);
+  app.set_version_flag("--version", [] { return "elrscope " + version_text(); });
   std::vector<Command> commands;
   // One line per subcommand.
   commands.push_back(register_train_command(app));
@@ -37,6 +40,9 @@ int run_cli(int argc, char** argv) {
   } catch (const UserError& e) {
     std::fprintf(stderr, "elrscope: error: %s\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "elrscope: error: out of memory (a smaller --batch, model or data set needs less)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "elrscope: internal error: %s\n", e.what());
     return 1;

@@ -8,6 +8,7 @@
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/train_command.h"
+#include "experiments/run/interrupt.h"
 #include "experiments/studies/sweep.h"
 
 namespace elr {
@@ -30,13 +31,17 @@ int run_sweep_command(SweepOptions& o) {
     const std::string meta_path = c.out + "/sweep.json";
     if (!path_exists(meta_path))
       throw UserError(fmt::format("--out: '{}' is not a sweep directory (no sweep.json)", c.out));
-    const nlohmann::json table = read_json(meta_path).value("table", nlohmann::json::object());
-    if (o.spread_steps_opt->count() == 0 && table.contains("spread_steps"))
-      c.spread_steps = table["spread_steps"].get<std::vector<int64_t>>();
-    else
-      c.spread_steps = parse_int_list(o.spread_steps, "--spread-steps");
-    if (o.threshold_opt->count() == 0 && table.contains("spread_threshold"))
-      c.spread_threshold = table["spread_threshold"].get<double>();
+    try {
+      const nlohmann::json table = read_json(meta_path).value("table", nlohmann::json::object());
+      if (o.spread_steps_opt->count() == 0 && table.contains("spread_steps"))
+        c.spread_steps = table["spread_steps"].get<std::vector<int64_t>>();
+      else
+        c.spread_steps = parse_int_list(o.spread_steps, "--spread-steps");
+      if (o.threshold_opt->count() == 0 && table.contains("spread_threshold"))
+        c.spread_threshold = table["spread_threshold"].get<double>();
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(fmt::format("'{}' is not a sweep description: {}", meta_path, e.what()));
+    }
     const int64_t rows = write_sweep_table(c.out, c.spread_steps, c.spread_threshold);
     std::printf("table: %lld finished points in %s/table.csv and table.md\n", static_cast<long long>(rows),
                 c.out.c_str());
@@ -58,6 +63,11 @@ int run_sweep_command(SweepOptions& o) {
               c.out.c_str(), static_cast<long long>(c.shard_index), static_cast<long long>(c.shard_count),
               static_cast<long long>(r.ran), static_cast<long long>(r.diverged), static_cast<long long>(r.skipped),
               static_cast<long long>(r.table_rows), static_cast<long long>(r.total_points));
+  if (r.interrupted_by) {
+    std::printf("interrupted by %s: the point it was on has a checkpoint; run the same command again to continue\n",
+                signal_name(r.interrupted_by));
+    return interrupted_exit_code(r.interrupted_by);
+  }
   return 0;
 }
 
@@ -100,7 +110,7 @@ Command register_sweep_command(CLI::App& parent) {
       "  SWEEP/points/<id>/        one run directory per grid point, e.g. lr0.1_d10_m0.9_none_s0\n"
       "  SWEEP/table.csv, table.md one row per finished point: spread at --spread-steps, first step with\n"
       "                            spread below the threshold, final loss, accuracy, divergence\n"
-      "A point whose summary.json exists is skipped, so rerunning a sweep resumes it.");
+      "Rerunning a sweep resumes it: finished points are skipped, an interrupted one continues from its checkpoint.");
   return {app, [o] {
             o->cfg.grid.seeds.clear();
             return run_sweep_command(*o);

@@ -10,6 +10,11 @@
 
 namespace elr {
 
+// A check of the number given on the command line (before it is converted): UserError naming the
+// option when it is negative, or with `positive` when it is 0 too. Needed where the setting cannot
+// tell: 0 is "not given" (--steps, --width), or "-1" would wrap around in an unsigned field (--seed).
+CLI::Validator given_value_check(const std::string& flag, bool positive);
+
 // Adds one train option to `app`, bound to `value`: a flag for a bool, the words of a named
 // setting (parsed when the command line is), else a value of the field's type.
 template <class T>
@@ -24,6 +29,8 @@ CLI::Option* add_train_option(CLI::App& app, const TrainOption& o, T& value) {
   } else {
     CLI::Option* opt = app.add_option(o.flag, value, o.help);
     if (o.show_default) opt->capture_default_str();
+    if (o.zero_is_unset) opt->check(given_value_check(o.name(), true));
+    if constexpr (std::is_unsigned_v<T>) opt->check(given_value_check(o.name(), false));
     return opt;
   }
 }

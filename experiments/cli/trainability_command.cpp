@@ -11,6 +11,7 @@
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/train_command.h"
+#include "experiments/run/interrupt.h"
 #include "experiments/studies/trainability.h"
 
 namespace elr {
@@ -109,6 +110,11 @@ int run_trainability_command(CLI::App& app, TrainabilityOptions& o) {
   parse_shard(o.shard, c.shard_index, c.shard_count);
   if (c.jobs < 1) throw UserError(fmt::format("--jobs: must be at least 1, got {}", c.jobs));
   const TrainabilityOutcome r = run_trainability(c);
+  if (r.interrupted_by) {
+    std::printf("interrupted by %s: the points on hand have a checkpoint; run the same command again to continue\n",
+                signal_name(r.interrupted_by));
+    return interrupted_exit_code(r.interrupted_by);
+  }
   std::printf("%s\ntrainability %s: shard %lld/%lld ran %lld runs (%lld diverged), skipped %lld finished; "
               "tables: %lld of %lld runs finished, in table.csv, groups.csv, verdict.md%s\n",
               r.outputs.verdict.c_str(), c.out.c_str(), static_cast<long long>(c.shard_index),
@@ -166,7 +172,8 @@ Command register_trainability_command(CLI::App& parent) {
       "  STUDY/groups.csv, .md     one row per setting: means over seeds with t-based 95% intervals\n"
       "  STUDY/verdict.md          the paper's claim checked against the groups, with the rule used\n"
       "  STUDY/figures/            accuracy against early spread, accuracy against lr, spread against step\n"
-      "A point whose summary.json exists is skipped, so rerunning the command resumes the study.\n"
+      "Rerunning the command resumes the study: finished points are skipped, an interrupted one continues from its\n"
+      "checkpoint.\n"
       "The defaults shown are those of elrscope train: --preset gives every option not given its own value.");
   return {app, [o, app] { return run_trainability_command(*app, *o); }};
 }

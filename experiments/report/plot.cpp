@@ -30,6 +30,16 @@ std::string find_gnuplot() {
 
 const char* gnuplot_install_hint() { return "Debian/Ubuntu: apt-get install gnuplot-nox"; }
 
+std::string plot_command(const std::vector<PlotParts>& parts) {
+  std::string setup, clauses;
+  for (const PlotParts& p : parts) {
+    if (p.empty()) continue;
+    setup += p.setup;
+    clauses += (clauses.empty() ? "" : ", ") + p.clauses;
+  }
+  return setup + "plot " + clauses;
+}
+
 std::string gnuplot_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
@@ -61,9 +71,21 @@ std::string tail_of_file(const std::string& path, size_t max_chars) {
   return text;
 }
 
+// Colour-scale images (`with image`) are embedded as a few pixels stretched over the plot: keep
+// their cells sharp instead of letting the viewer blur them.
+void keep_image_pixels_sharp(const std::string& svg_path) {
+  std::ifstream in(svg_path);
+  std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string plain = "<image ", sharp = "<image style='image-rendering:pixelated' ";
+  if (svg.find(plain) == std::string::npos) return;
+  for (size_t at = svg.find(plain); at != std::string::npos; at = svg.find(plain, at + sharp.size()))
+    svg.replace(at, plain.size(), sharp);
+  write_file_atomic(svg_path, svg);
+}
+
 }  // namespace
 
-void render_plots(const std::string& gnuplot, const std::string& dir, const std::vector<PlotSpec>& plots) {
+void render_plots(const std::string& gnuplot, const std::string& dir, const std::vector<PlotSpec>& plots, bool png) {
   std::string script = "# Renders the report's plots: gnuplot plots.gp (run in this folder).\n";
   for (const PlotSpec& p : plots) {
     script += fmt::format("\n# ---- {} ----\n", p.name);
@@ -72,6 +94,7 @@ void render_plots(const std::string& gnuplot, const std::string& dir, const std:
                           "set output '{}.svg'\n",
                           p.name);
     script += plot_preamble(p) + p.body + "\nunset output\n";
+    if (!png) continue;
     script += fmt::format("set terminal pngcairo size 950,590 noenhanced font 'sans,11' background rgb 'white'\n"
                           "set output '{}.png'\n",
                           p.name);
@@ -97,7 +120,9 @@ void render_plots(const std::string& gnuplot, const std::string& dir, const std:
   while (::waitpid(pid, &status, 0) < 0) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw UserError(fmt::format("gnuplot ({}) failed on {}/plots.gp; see {}: {}", gnuplot, dir, log, tail_of_file(log, 300)));
+    throw UserError(
+        fmt::format("gnuplot ({}) failed on {}/plots.gp; see {}: {}", gnuplot, dir, log, tail_of_file(log, 300)));
+  for (const PlotSpec& p : plots) keep_image_pixels_sharp(dir + "/" + p.name + ".svg");
 }
 
 }  // namespace elr

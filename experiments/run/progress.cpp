@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 
 #include <fmt/format.h>
 
@@ -49,6 +50,46 @@ void Progress::update(int64_t done, const std::string& text) {
 void Progress::finish() {
   if (live_line_) std::fputc('\n', stderr);
   live_line_ = false;
+}
+
+PhaseLine::PhaseLine(std::string what, bool enabled, double delay_s, std::FILE* out)
+    : what_(std::move(what)), delay_s_(delay_s), out_(out), tty_(::isatty(::fileno(out)) != 0),
+      exceptions_at_start_(std::uncaught_exceptions()), start_(std::chrono::steady_clock::now()) {
+  if (enabled) thread_ = std::thread([this] { show(); });
+}
+
+double PhaseLine::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void PhaseLine::show() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (wake_.wait_for(lock, std::chrono::duration<double>(delay_s_), [this] { return done_; })) return;
+  shown_ = true;
+  if (!tty_) {
+    std::fprintf(out_, "%s...\n", what_.c_str());
+    std::fflush(out_);
+    return;
+  }
+  do {
+    std::fprintf(out_, "\r\033[K%s... %s", what_.c_str(), format_duration(elapsed_seconds()).c_str());
+    std::fflush(out_);
+  } while (!wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; }));
+}
+
+PhaseLine::~PhaseLine() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  const double seconds = elapsed_seconds();
+  const bool failed = std::uncaught_exceptions() > exceptions_at_start_;
+  if (tty_ && shown_) std::fputs(failed ? "\n" : "\r\033[K", out_);
+  if (!failed && seconds >= delay_s_) std::fprintf(out_, "%s: done in %.1fs\n", what_.c_str(), seconds);
+  std::fflush(out_);
 }
 
 }  // namespace elr

@@ -1,11 +1,13 @@
 #include "experiments/run/run_logs.h"
 
 #include <charconv>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
-#include <type_traits>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -67,6 +69,8 @@ void for_each_summary_key(Summary& s, Visit&& visit) {
   visit("diverged", s.diverged);
   visit("diverged_step", s.diverged_step);
   visit("divergence", s.divergence);
+  visit("interrupted", s.interrupted);
+  visit("first_step", s.first_step);
   visit("seconds", s.seconds);
   visit("steps_per_second", s.steps_per_second);
   visit("step_mode", s.step_mode);
@@ -89,7 +93,7 @@ void for_each_summary_key(Summary& s, Visit&& visit) {
 template <class Each>
 void for_each_line(const std::string& path, bool complete_only, Each&& each) {
   std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("cannot read '{}'", path));
+  if (!in) throw UserError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (complete_only && in.eof()) break;
@@ -362,6 +366,8 @@ RunSummary run_summary(const TrainResult& r, int64_t total_steps) {
   s.diverged = r.diverged;
   s.diverged_step = r.diverged_step;
   s.divergence = r.divergence;
+  s.interrupted = r.interrupted_by != 0;
+  s.first_step = r.first_step;
   s.seconds = r.seconds;
   s.steps_per_second = r.steps_per_second;
   s.step_mode = r.step_mode;
@@ -379,10 +385,10 @@ RunSummary read_run_summary(const std::string& path) {
   const nlohmann::json j = read_json(path);
   if (!j.is_object()) throw UserError(fmt::format("'{}' is not a JSON object", path));
   RunSummary s;
+  static const std::set<std::string> added_later = {"interrupted", "first_step", "step_mode", "cuda_graph_note"};
   for_each_summary_key(s, [&](const char* key, auto& field) {
-    using Field = std::decay_t<decltype(field)>;
     if (!j.contains(key)) {
-      if (std::is_same_v<Field, std::string>) return;  // a text added later: empty
+      if (added_later.count(key)) return;  // the default
       throw UserError(fmt::format("'{}' has no \"{}\"", path, key));
     }
     if (!parse_json_value(j.at(key), field)) throw UserError(fmt::format("'{}': \"{}\" has the wrong type", path, key));

@@ -46,16 +46,20 @@ MetricsRow metrics_row(const StepRecord& r, const SpreadStats& spread, double el
 std::string metrics_jsonl_line(const MetricsRow& m);
 std::vector<MetricsRow> read_metrics_jsonl(const std::string& path);
 
-// summary.json: how the run ended. Numbers that are not finite are written as null and read back
-// as NaN (test_accuracy: not evaluated).
+// summary.json: how the run ended, or how the process that ran it last stopped (interrupted).
+// Numbers that are not finite are written as null and read back as NaN (test_accuracy: not
+// evaluated). Keys added after the first version (interrupted, first_step, step_mode,
+// cuda_graph_note) read back as their defaults when absent.
 struct RunSummary {
   int64_t steps = 0, total_steps = 0;
   double final_loss = 0, train_accuracy = 0, test_accuracy = 0;
   bool diverged = false;
   int64_t diverged_step = -1;
   std::string divergence;
-  double seconds = 0, steps_per_second = 0;
-  std::string step_mode, cuda_graph_note;  // absent from summaries written before CUDA graphs: ""
+  bool interrupted = false;   // stopped by SIGINT or SIGTERM; --resume continues it
+  int64_t first_step = 0;     // where this process began (> 0 when resumed)
+  double seconds = 0, steps_per_second = 0;  // of this process's steps
+  std::string step_mode, cuda_graph_note;
 };
 RunSummary run_summary(const TrainResult& r, int64_t total_steps);
 void write_run_summary(const std::string& path, const RunSummary& s);

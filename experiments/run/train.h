@@ -22,8 +22,11 @@ struct TrainResult {
   double test_accuracy = -1;   // -1 when not evaluated
   bool diverged = false;
   int64_t diverged_step = -1;
-  std::string divergence;      // what was non-finite, and where
-  double seconds = 0;
+  std::string divergence;      // what was non-finite or too large, and where
+  int interrupted_by = 0;      // SIGINT or SIGTERM when one stopped the run (0: none)
+  bool already_finished = false;  // --resume of a run that had ended: nothing was done or written
+  int64_t first_step = 0;      // where this process began (> 0 when resumed)
+  double seconds = 0;          // of this process's steps
   double steps_per_second = 0;
   std::string step_mode;       // "cpu", "cuda graph" or "cuda eager"
   std::string cuda_graph_note; // why a CUDA run has no graph ("" when it has one)
@@ -33,6 +36,9 @@ struct TrainResult {
 // the statistics reach the host every few steps, so the calls come in bursts, in step order.
 using StepHook = std::function<void(int64_t step, double loss, const std::vector<LayerStats>& layers)>;
 
+// Runs `config` in its run directory (docs/outputs.md: how a run directory is claimed, locked,
+// interrupted, resumed and extended). SIGINT and SIGTERM end it early with a checkpoint
+// (interrupted_by); a failed write ends it with a WriteError that says what is left to resume.
 TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr);
 
 class DataLoader;

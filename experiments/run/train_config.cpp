@@ -91,6 +91,8 @@ void validate_train_config(const TrainConfig& c) {
   if (c.nesterov && c.momentum == 0) throw UserError("--nesterov: needs --momentum > 0");
   if (c.target_elr > 0 && c.lr_control != LrControlKind::UniformElr)
     throw UserError("--target-elr: only used with --lr-control uniform-elr");
+  if (c.resume && c.out.empty()) throw UserError("--resume: needs the run directory");
+  if (c.resume && c.overwrite) throw UserError("--overwrite: a resumed run keeps its files; it cannot overwrite them");
   if (c.target_elr_rule != TargetElrRule::Model && (c.lr_control != LrControlKind::UniformElr || c.target_elr > 0))
     throw UserError("--target-elr-rule: only used with --lr-control uniform-elr and no --target-elr");
   if (c.warmup_lr > 0 && c.warmup_steps == 0) throw UserError("--warmup-lr: needs --warmup N (the steps it lasts)");
@@ -119,6 +121,16 @@ LrControlConfig lr_control_config(const TrainConfig& c) {
   l.momentum = c.momentum;
   l.weight_decay = c.weight_decay;
   return l;
+}
+
+std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b) {
+  // Compared as config.json writes them: the width as built, named settings as words.
+  const nlohmann::json ja = config_to_json(a), jb = config_to_json(b);
+  std::string differs;
+  for_each_train_option(a, [&](const TrainOption& o, const auto&) {
+    if (differs.empty() && o.key && o.trajectory && ja.at(o.key) != jb.at(o.key)) differs = o.key;
+  });
+  return differs;
 }
 
 }  // namespace elr

@@ -22,13 +22,20 @@ enum class OnDivergence { Stop, Continue };
 OnDivergence parse_on_divergence(const std::string& name);  // stop | continue
 const char* on_divergence_name(OnDivergence d);
 
+// Steps between checkpoints unless --checkpoint-every says otherwise (docs/outputs.md: why steps).
+constexpr int64_t kDefaultCheckpointEvery = 200;
+// The default divergence threshold is this many times the loss of a uniform guess, ln(classes).
+constexpr double kDivergenceLossFactor = 10;
+// Above this, --synthetic-size asks for more memory than a synthetic set is meant to take (256 MB).
+constexpr int64_t kMaxSyntheticSize = 1000000;
+
 struct TrainConfig {
   ModelConfig model;
   std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
   std::string data_dir;                   // empty: the data set's default folder
   int64_t synthetic_size = 2048;          // training images of the synthetic set (test: a quarter)
   int64_t batch = 128;
-  int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs`
+  int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs` (0 is not a valid --steps)
   double epochs = 1.0;
   double lr = 0.1;
   double momentum = 0.9;
@@ -50,9 +57,11 @@ struct TrainConfig {
   int augment = -1;                       // -1: on for CIFAR, off otherwise
   bool evaluate = true;                   // test accuracy at the end
   int64_t bn_recalibrate = 0;             // > 0: BN statistics from this many training batches first
-  OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first non-finite value
+  OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first divergence
+  double divergence_loss = 0;             // a loss above it is a divergence; 0: kDivergenceLossFactor x ln(classes)
   bool progress = true;                   // progress line on stderr
-  int64_t checkpoint_every = 0;           // > 0: checkpoint every N steps (always one at the end)
+  int64_t checkpoint_every = kDefaultCheckpointEvery;  // 0: checkpoint only at the end (and on an interrupt)
+  bool overwrite = false;                 // `out` may hold an old run: its files are removed first
   bool resume = false;                    // continue the run in `out` from its checkpoint
 };
 
@@ -67,7 +76,10 @@ struct TrainOption {
   bool optional_in_json = false;  // config.json of older versions lacks it: the default then
   Check check = Check::None;
   int64_t min = 0;                // Check::AtLeast
+  int64_t max = 0;                // Check::AtLeast: > 0, also at most this
   const char* min_reason = "";    // Check::AtLeast: " (batch norm)"
+  bool zero_is_unset = false;     // 0 stands for "not given" (a default): a value given must be positive
+  bool trajectory = true;         // changes the numbers or the logs of a run: a checkpoint's must equal the run's
 
   constexpr TrainOption(const char* flag, const char* key, const char* help) : flag(flag), key(key), help(help) {}
   constexpr TrainOption no_default() const {
@@ -85,6 +97,21 @@ struct TrainOption {
     o.check = kind;
     o.min = n;
     o.min_reason = reason;
+    return o;
+  }
+  constexpr TrainOption unset_when_zero() const {
+    TrainOption o = checked(Check::NonNegative);
+    o.zero_is_unset = true;
+    return o;
+  }
+  constexpr TrainOption not_trajectory() const {
+    TrainOption o = *this;
+    o.trajectory = false;
+    return o;
+  }
+  constexpr TrainOption at_most(int64_t n) const {
+    TrainOption o = *this;
+    o.max = n;
     return o;
   }
   constexpr TrainOption non_negative() const { return checked(Check::NonNegative); }
@@ -106,18 +133,27 @@ void for_each_train_option(Config& c, Visit&& visit) {
   visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg"), c.model.name);
   visit(O("--depth", "depth", "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16"), c.model.depth);
   visit(O("--width", "width", "channels: plain (default 32), resnet first stage (16), vgg first block (64)")
-            .no_default(),
+            .no_default()
+            .unset_when_zero(),
         c.model.width);
   visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic"), c.dataset);
   visit(O("--data-dir", "data_dir",
           "folder of the data set files (fashion-mnist default: /usr/share/datasets/fashion-mnist or "
           "$ELR_FASHION_MNIST_DIR)")
-            .no_default(),
+            .no_default()
+            .not_trajectory(),
         c.data_dir);
-  visit(O("--synthetic-size", "synthetic_size", "training images of the synthetic set").at_least(4), c.synthetic_size);
+  visit(O("--synthetic-size", "synthetic_size", "training images of the synthetic set")
+            .at_least(4)
+            .at_most(kMaxSyntheticSize),
+        c.synthetic_size);
   visit(O("--batch", "batch", "batch size").at_least(2, " (batch norm)"), c.batch);
-  visit(O("--steps", "steps", "number of steps (overrides --epochs)").no_default().non_negative(), c.steps);
-  visit(O("--epochs", "epochs", "number of epochs (fractions allowed)"), c.epochs);
+  visit(O("--steps", "steps", "number of steps (overrides --epochs); with --resume: extend a run to this many steps")
+            .no_default()
+            .unset_when_zero()
+            .not_trajectory(),
+        c.steps);
+  visit(O("--epochs", "epochs", "number of epochs (fractions allowed)").not_trajectory(), c.epochs);
   visit(O("--lr", "lr", "base learning rate").positive(), c.lr);
   visit(O("--momentum", "momentum", "heavy-ball momentum (PyTorch convention)").below_one(), c.momentum);
   visit(O("--nesterov", "nesterov", "Nesterov momentum"), c.nesterov);
@@ -141,32 +177,51 @@ void for_each_train_option(Config& c, Visit&& visit) {
           "2t/(1-momentum)^2), not below sqrt(2 lr wd (1-momentum))) | step0 (lr x the median e at step 0, held)")
             .optional(),
         c.target_elr_rule);
-  visit(O("--seed", "seed", "seed of initialization, data order and augmentation"), c.seed);
+  visit(O("--seed", "seed", "seed of initialization, data order and augmentation (0 or more)"), c.seed);
   visit(O("--log-every", "log_every",
           "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
             .non_negative(),
         c.log_every);
-  visit(O("--out", "out", "run directory (default runs/<model>-<depth>-<time>)").no_default(), c.out);
+  visit(O("--out", "out", "run directory, empty or new (default runs/<model>-<depth>-<time>[-N], a new folder)")
+            .no_default()
+            .not_trajectory(),
+        c.out);
+  visit(O("--overwrite", nullptr, "--out may hold an old run: remove its files (and ode.csv, report/) first"),
+        c.overwrite);
   visit(O("--device", "device", "cpu (cuda in CUDA builds)"), c.device);
   visit(O("--tf32", "tf32", "cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+; default FP32)")
             .optional(),
         c.tf32);
   visit(O("!--no-cuda-graph", "cuda_graph", "cuda: run every step eagerly instead of replaying it as a CUDA graph")
-            .optional(),
+            .optional()
+            .not_trajectory(),
         c.cuda_graph);
-  visit(O("--threads", "threads", "CPU threads (0: all cores)").non_negative(), c.threads);
+  visit(O("--threads", "threads",
+          "CPU threads (0: all cores; more than the cores is allowed, with a warning: the results do not depend on it)")
+            .non_negative()
+            .not_trajectory(),
+        c.threads);
   visit(O("--augment", "augment", "crop and flip: 1 on, 0 off, -1 on for CIFAR only"), c.augment);
-  visit(O("--on-divergence", "on_divergence", "stop | continue when a loss or norm is not finite"), c.on_divergence);
-  visit(O("--checkpoint-every", "checkpoint_every",
-          "write RUN/checkpoint.safetensors every N steps (always at the end)")
+  visit(O("--on-divergence", "on_divergence",
+          "stop | continue when a loss or norm is not finite, or the loss is above --divergence-loss"),
+        c.on_divergence);
+  visit(O("--divergence-loss", "divergence_loss",
+          "a loss above this is a divergence (0: 10 x ln(classes), 23.03 for 10 classes)")
+            .optional()
             .non_negative(),
+        c.divergence_loss);
+  visit(O("--checkpoint-every", "checkpoint_every",
+          "write RUN/checkpoint.safetensors every N steps (0: only at the end and on SIGINT/SIGTERM)")
+            .non_negative()
+            .not_trajectory(),
         c.checkpoint_every);
-  visit(O("!--no-eval", "evaluate", "skip the test-set evaluation"), c.evaluate);
+  visit(O("!--no-eval", "evaluate", "skip the test-set evaluation").not_trajectory(), c.evaluate);
   visit(O("--bn-recalibrate", "bn_recalibrate",
           "before the test pass, N training batches through the final weights in training mode (no update), so "
           "that the BN running statistics are the final weights' (0: those gathered during training, as PyTorch)")
             .non_negative()
-            .optional(),
+            .optional()
+            .not_trajectory(),
         c.bn_recalibrate);
   visit(O("!--quiet", nullptr, "no progress line"), c.progress);
 }
@@ -208,6 +263,8 @@ void check_option_value(const TrainOption& o, const T& value) {
       case TrainOption::Check::AtLeast:
         if (!(v >= static_cast<double>(o.min)))
           throw UserError(fmt::format("{}: must be at least {}{}, got {}", flag, o.min, o.min_reason, value));
+        if (o.max > 0 && v > static_cast<double>(o.max))
+          throw UserError(fmt::format("{}: must be at most {}, got {}", flag, o.max, value));
         return;
       case TrainOption::Check::BelowOne:
         if (!(v >= 0 && v < 1)) throw UserError(fmt::format("{}: must be in [0, 1), got {}", flag, value));
@@ -222,6 +279,9 @@ nlohmann::json config_to_json(const TrainConfig& c);
 TrainConfig config_from_json(const nlohmann::json& j, const std::string& source);
 // Throws UserError naming the option for every invalid or contradictory setting.
 void validate_train_config(const TrainConfig& c);
+// The first setting (its config.json key) in which two runs differ so that their numbers or logs
+// would, "" when none does: what a checkpoint must share with the run it continues.
+std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b);
 
 // The schedule of a run of `total_steps` steps, and its LR control, as the training step uses them.
 ScheduleConfig schedule_config(const TrainConfig& c, int64_t total_steps);

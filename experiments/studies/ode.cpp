@@ -101,7 +101,13 @@ std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayer
 OdeComparison run_ode(const OdeConfig& c) {
   if (c.run_dir.empty() == c.from_explode.empty())
     throw UserError("ode: give either a run directory or --from-explode FILE (exactly one)");
-  if (c.grad_corr < -1 || c.grad_corr > 1) throw UserError(fmt::format("--grad-corr: must be in [-1, 1], got {}", c.grad_corr));
+  if (!(c.grad_corr >= -1 && c.grad_corr <= 1))
+    throw UserError(fmt::format("--grad-corr: must be in [-1, 1], got {}", c.grad_corr));
+  // Given values are checked as `elrscope train` checks them.
+  if (c.lr) check_option_value(train_option("--lr"), *c.lr);
+  if (c.momentum) check_option_value(train_option("--momentum"), *c.momentum);
+  if (c.weight_decay) check_option_value(train_option("--wd"), *c.weight_decay);
+  if (c.steps && *c.steps < 0) throw UserError(fmt::format("--steps: must not be negative, got {}", *c.steps));
   OdeComparison r;
   OdeSettings& o = r.settings;
   std::vector<OdeLayerStart> start;
@@ -141,7 +147,7 @@ OdeComparison run_ode(const OdeConfig& c) {
   } else {
     r.source = c.from_explode;
     o.lr = 0.1;
-    o.total_steps = c.steps >= 0 ? c.steps : 100;
+    o.total_steps = c.steps.value_or(100);
     const CsvTable t(c.from_explode);
     const size_t cd = t.column("depth"), cp = t.column("param_index"), cn = t.column("name"), cw = t.column("w2"),
                  ce = t.column("e");
@@ -161,19 +167,12 @@ OdeComparison run_ode(const OdeConfig& c) {
     explode_depth = depth;
   }
 
-  // Negative: not given. Given, they are checked as `elrscope train` checks them.
-  if (c.lr >= 0) {
-    check_option_value(train_option("--lr"), c.lr);
-    o.lr = c.lr;
-  }
-  if (c.momentum >= 0) {
-    check_option_value(train_option("--momentum"), c.momentum);
-    o.momentum = c.momentum;
-  }
-  if (c.weight_decay >= 0) o.weight_decay = c.weight_decay;
+  if (c.lr) o.lr = *c.lr;
+  if (c.momentum) o.momentum = *c.momentum;
+  if (c.weight_decay) o.weight_decay = *c.weight_decay;
   if (c.lr_control) o.lr_control = *c.lr_control;
   o.grad_corr = c.grad_corr;
-  o.steps = c.steps >= 0 ? c.steps : last_logged;
+  o.steps = c.steps ? *c.steps : last_logged;
 
   const auto traj = predict_trajectory(start, o);
   for (int64_t t = 0; t <= o.steps; ++t) {

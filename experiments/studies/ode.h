@@ -49,12 +49,12 @@ struct OdeConfig {
   std::string run_dir;       // a run directory of `elrscope train` (config.json, layers.csv)
   std::string from_explode;  // or an explode_layers.csv
   int depth = 0;             // --from-explode: which depth (0: the only one in the file)
-  double lr = -1;            // < 0: the run's (explode: 0.1)
-  double momentum = -1;      // < 0: the run's (explode: 0)
-  double weight_decay = -1;  // < 0: the run's (explode: 0)
-  std::optional<LrControlKind> lr_control;  // none given: the run's (explode: none)
+  // Not given: the run's (explode: lr 0.1, momentum 0, weight decay 0, lr control none, 100 steps;
+  // a run: its last logged step). Given, they are checked as `elrscope train` checks them.
+  std::optional<double> lr, momentum, weight_decay;
+  std::optional<LrControlKind> lr_control;
   double grad_corr = 0;
-  int64_t steps = -1;        // < 0: the run's last logged step (explode: 100)
+  std::optional<int64_t> steps;
   std::string out;           // empty: RUN/ode.csv, or ode-depth<D>.csv next to the explode file
 };
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -16,7 +17,9 @@
 
 #include "engine/error.h"
 #include "engine/files.h"
+#include "experiments/run/interrupt.h"
 #include "experiments/run/progress.h"
+#include "experiments/run/run_dir.h"
 #include "experiments/run/run_logs.h"
 
 namespace elr {
@@ -94,14 +97,17 @@ SweepRow read_row(const std::string& dir, const SweepPoint& p, const std::vector
 
 // Trains the points `jobs` at a time, each in a child process (the parent trains nothing itself, so
 // no OpenMP team exists when it forks); `done` is called in the parent as each one ends. After a
-// failed point no new one starts, the running ones finish, and the failure is thrown.
-void train_in_processes(const std::vector<const GridPoint*>& points, int jobs,
-                        const std::function<void(const GridPoint&)>& done) {
+// failed or interrupted point no new one starts and the running ones finish; a failure is thrown,
+// an interrupt returned (its signal; 0: none).
+int train_in_processes(const std::vector<const GridPoint*>& points, int jobs,
+                       const std::function<void(const GridPoint&)>& done) {
   std::map<pid_t, const GridPoint*> running;
   std::string failure;
+  int interrupted_by = 0;
   size_t next = 0;
-  while ((next < points.size() && failure.empty()) || !running.empty()) {
-    while (next < points.size() && failure.empty() && running.size() < static_cast<size_t>(jobs)) {
+  auto may_start = [&] { return next < points.size() && failure.empty() && !interrupted_by; };
+  while (may_start() || !running.empty()) {
+    while (may_start() && running.size() < static_cast<size_t>(jobs)) {
       const GridPoint* p = points[next++];
       std::fflush(nullptr);
       const pid_t pid = ::fork();
@@ -109,7 +115,8 @@ void train_in_processes(const std::vector<const GridPoint*>& points, int jobs,
       if (pid == 0) {
         int code = 0;
         try {
-          train(p->config);
+          const TrainResult r = train(p->config);
+          if (r.interrupted_by) code = interrupted_exit_code(r.interrupted_by);
         } catch (const std::exception& e) {
           std::fprintf(stderr, "elrscope: point %s: %s\n", p->id.c_str(), e.what());
           code = 1;
@@ -129,13 +136,17 @@ void train_in_processes(const std::vector<const GridPoint*>& points, int jobs,
     if (it == running.end()) continue;
     const GridPoint& p = *it->second;
     running.erase(it);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code == 0)
       done(p);
+    else if (code == interrupted_exit_code(SIGINT) || code == interrupted_exit_code(SIGTERM))
+      interrupted_by = code - 128;  // its checkpoint lets the grid continue
     else if (failure.empty())
       failure = fmt::format("point {}: its training process failed ({})", p.id,
                             WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : "killed by a signal");
   }
   if (!failure.empty()) throw UserError(failure);
+  return interrupted_by;
 }
 
 }  // namespace
@@ -149,7 +160,7 @@ void write_shared_file(const std::string& path, const std::string& contents) {
 std::string grid_point_dir(const std::string& grid_dir, const std::string& id) { return grid_dir + "/points/" + id; }
 
 bool grid_point_finished(const std::string& grid_dir, const std::string& id) {
-  return path_exists(grid_point_dir(grid_dir, id) + "/summary.json");
+  return run_finished(grid_point_dir(grid_dir, id));
 }
 
 GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points) {
@@ -166,6 +177,8 @@ GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points) {
   const std::string meta_path = run.out + "/" + run.meta_file;
   if (path_exists(meta_path)) {
     const nlohmann::json old = read_json(meta_path);
+    if (!old.is_object())
+      throw UserError(fmt::format("'{}' is not a {} description: not a JSON object", meta_path, run.kind));
     if (old.value("grid", nlohmann::json()) != run.meta["grid"] || old.value("fixed", nlohmann::json()) != run.meta["fixed"])
       throw UserError(fmt::format("--out: '{}' holds a {} with a different grid or fixed settings (see {}); "
                                   "use another directory",
@@ -176,15 +189,22 @@ GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points) {
 
   GridOutcome o;
   o.total_points = static_cast<int64_t>(points.size());
-  std::vector<const GridPoint*> todo;
+  // An unfinished point continues from its checkpoint; one that had not written config.json starts anew.
+  std::vector<GridPoint> todo_points;
   for (const GridPoint& p : points) {
     if (p.index % run.shard_count != run.shard_index) continue;
     ++o.shard_points;
-    if (grid_point_finished(run.out, p.id))
+    if (grid_point_finished(run.out, p.id)) {
       ++o.skipped;
-    else
-      todo.push_back(&p);
+      continue;
+    }
+    todo_points.push_back(p);
+    TrainConfig& c = todo_points.back().config;
+    c.resume = path_exists(c.out + "/config.json");
+    c.overwrite = !c.resume;
   }
+  std::vector<const GridPoint*> todo;
+  for (const GridPoint& p : todo_points) todo.push_back(&p);
   if (run.progress)
     std::fprintf(stderr, "%s: %lld points, shard %lld/%lld: %lld points, %lld already finished, %lld to run\n",
                  run.kind.c_str(), static_cast<long long>(o.total_points), static_cast<long long>(run.shard_index),
@@ -198,14 +218,17 @@ GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points) {
     progress.update(o.ran, fmt::format("{} loss {:.4g}{}", p.id, final_loss,
                                        diverged ? " diverged" : test_accuracy >= 0 ? fmt::format(" test acc {:.3f}", test_accuracy) : ""));
   };
-  // A point without summary.json never finished: train() rewrites its files from scratch.
   if (run.jobs <= 1) {
     for (const GridPoint* p : todo) {
       const TrainResult r = train(p->config);
+      if (r.interrupted_by) {
+        o.interrupted_by = r.interrupted_by;
+        break;
+      }
       finished(*p, r.final_loss, r.test_accuracy, r.diverged);
     }
   } else {
-    train_in_processes(todo, run.jobs, [&](const GridPoint& p) {
+    o.interrupted_by = train_in_processes(todo, run.jobs, [&](const GridPoint& p) {
       const RunSummary s = read_run_summary(grid_point_dir(run.out, p.id) + "/summary.json");
       finished(p, s.final_loss, std::isnan(s.test_accuracy) ? -1 : s.test_accuracy, s.diverged);
     });
@@ -324,14 +347,18 @@ nlohmann::json sweep_to_json(const SweepConfig& c) {
           {"table", {{"spread_steps", c.spread_steps}, {"spread_threshold", c.spread_threshold}}}};
 }
 
-SweepGrid grid_from_json(const nlohmann::json& j) {
+SweepGrid grid_from_json(const nlohmann::json& j, const std::string& source) {
   SweepGrid g;
-  const nlohmann::json& grid = j.at("grid");
-  g.lrs = grid.at("lrs").get<std::vector<double>>();
-  g.depths = grid.at("depths").get<std::vector<int64_t>>();
-  g.momenta = grid.at("momenta").get<std::vector<double>>();
-  g.lr_controls = grid.at("lr_controls").get<std::vector<std::string>>();
-  g.seeds = grid.at("seeds").get<std::vector<uint64_t>>();
+  try {
+    const nlohmann::json& grid = j.at("grid");
+    g.lrs = grid.at("lrs").get<std::vector<double>>();
+    g.depths = grid.at("depths").get<std::vector<int64_t>>();
+    g.momenta = grid.at("momenta").get<std::vector<double>>();
+    g.lr_controls = grid.at("lr_controls").get<std::vector<std::string>>();
+    g.seeds = grid.at("seeds").get<std::vector<uint64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(fmt::format("'{}' is not a sweep description: {}", source, e.what()));
+  }
   return g;
 }
 
@@ -340,9 +367,9 @@ std::vector<SweepRow> collect_rows(const std::string& sweep_dir, const std::vect
   const std::string meta = sweep_dir + "/sweep.json";
   if (!path_exists(meta)) throw UserError(fmt::format("'{}' is not a sweep directory (no sweep.json)", sweep_dir));
   std::vector<SweepRow> rows;
-  for (const SweepPoint& p : expand_grid(grid_from_json(read_json(meta)))) {
+  for (const SweepPoint& p : expand_grid(grid_from_json(read_json(meta), meta))) {
     const std::string dir = point_dir(sweep_dir, p);
-    if (path_exists(dir + "/summary.json")) rows.push_back(read_row(dir, p, spread_steps, threshold));
+    if (run_finished(dir)) rows.push_back(read_row(dir, p, spread_steps, threshold));
   }
   return rows;
 }

@@ -40,12 +40,14 @@ struct GridOutcome {
   int64_t skipped = 0;        // of this shard, already finished
   int64_t ran = 0;            // of this shard, trained now
   int64_t diverged = 0;       // of those trained now
+  int interrupted_by = 0;     // SIGINT or SIGTERM stopped a point (its checkpoint lets the grid continue)
 };
 
 // Checks every point's settings (UserError naming the point), writes the meta file (refusing a
 // directory that holds a different grid), then trains this shard's unfinished points, `jobs` at a
-// time. A point is finished when its summary.json exists (train writes it last); an unfinished one
-// is trained again from scratch.
+// time. A point is finished when its run has ended for good (run_finished); an unfinished one
+// continues from its checkpoint, or starts again when it has none. SIGINT or SIGTERM stops the grid
+// after the points on hand checkpoint (interrupted_by).
 GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points);
 std::string grid_point_dir(const std::string& grid_dir, const std::string& id);  // DIR/points/<id>
 bool grid_point_finished(const std::string& grid_dir, const std::string& id);
@@ -107,7 +109,7 @@ std::vector<std::string> parse_word_list(const std::string& text);
 
 // sweep.json: the grid and the fixed settings; read back to rebuild the grid.
 nlohmann::json sweep_to_json(const SweepConfig& c);
-SweepGrid grid_from_json(const nlohmann::json& j);
+SweepGrid grid_from_json(const nlohmann::json& j, const std::string& source = "sweep.json");  // UserError naming it
 
 struct SweepOutcome : GridOutcome {
   int64_t table_rows = 0;     // finished points in the table (any shard)

@@ -348,6 +348,7 @@ TrainabilityOutcome run_trainability(const TrainabilityConfig& c) {
   }
   TrainabilityOutcome o;
   static_cast<GridOutcome&>(o) = run_grid(run, grid_points);
+  if (o.interrupted_by) return o;
   o.outputs = write_trainability_outputs(c.out, c.early_steps, c.spread_threshold, c.plots);
   return o;
 }

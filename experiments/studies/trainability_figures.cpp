@@ -207,7 +207,7 @@ std::vector<std::string> render_trainability_figures(const std::string& dir, con
   for (const PlotSpec& p : spread_against_step(dir, work, rows, grid)) specs.push_back(p);
   std::vector<std::string> names;
   if (!specs.empty()) {
-    render_plots(gnuplot, work, specs);
+    render_plots(gnuplot, work, specs, true);
     for (const PlotSpec& p : specs) names.push_back(p.name);
   }
   // Into DIR/figures/ one file at a time: each rename replaces a whole file.

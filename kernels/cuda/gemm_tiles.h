@@ -6,15 +6,15 @@
 // so each stage costs two barriers and no extra shared memory.
 //
 // Split-K (weight gradients, where K is the long batch*pixels axis): block z of the grid covers
-// k in [z * k_per_split, (z + 1) * k_per_split) and writes its partial tile to a workspace; a
-// second kernel adds the partials in z order. The split count depends only on the shape, so the
-// result is the same on every run and every device (no float atomics anywhere).
+// k in [z * k_per_split, (z + 1) * k_per_split) and writes its partial tile to the caller's
+// workspace; a second kernel adds the partials in z order. The split count depends only on the
+// shape, so the result is the same on every run and every device (no float atomics anywhere).
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/cuda/caching_allocator.h"
+#include "engine/error.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/kernels.h"
 
@@ -304,59 +304,98 @@ int choose_splits(int m, int n, int kdim) {
   return splits < 1 ? 1 : splits;
 }
 
+// k per split, a whole number of stages: the split count that results can be below the one asked.
+template <class Config>
+int k_per_split(int kdim, int splits) {
+  return kdim > 0 ? ceil_div(ceil_div(kdim, splits), Config::BK) * Config::BK : Config::BK;
+}
+
+// Bytes of the partial tiles a GEMM split `splits` ways writes (0 when it runs unsplit).
+template <class Config>
+size_t split_workspace_bytes(int m, int n, int kdim, int splits) {
+  const int actual = kdim > 0 ? ceil_div(kdim, k_per_split<Config>(kdim, splits)) : 1;
+  return actual > 1 ? size_t(actual) * size_t(m) * size_t(n) * sizeof(float) : 0;
+}
+
 template <class Config, class Problem, bool kTf32 = false>
-void launch_gemm(const Problem& p, int splits, Stream stream) {
+void launch_gemm(const Problem& p, int splits, Workspace workspace, Stream stream) {
   // kdim == 0 (no tap reaches a stride phase): one pass that stores zeros.
-  const int k_per_split = p.kdim > 0 ? ceil_div(ceil_div(p.kdim, splits), Config::BK) * Config::BK : Config::BK;
-  splits = p.kdim > 0 ? ceil_div(p.kdim, k_per_split) : 1;
+  const int k_split = k_per_split<Config>(p.kdim, splits);
+  splits = p.kdim > 0 ? ceil_div(p.kdim, k_split) : 1;
   const dim3 grid(unsigned(ceil_div(p.n, Config::BN)), unsigned(ceil_div(p.m, Config::BM)), unsigned(splits));
   if (splits == 1) {
     ELR_LAUNCH((implicit_gemm_kernel<Config, Problem, kTf32>), grid, dim3(Config::kThreads), 0, stream, p,
-               static_cast<float*>(nullptr), k_per_split);
+               static_cast<float*>(nullptr), k_split);
     return;
   }
-  // The caching allocator hands blocks out in program order, so freeing right after the launches
-  // is safe on one stream.
-  auto& allocator = ::elr::cuda::device_allocator();
-  const int64_t slice = int64_t(p.m) * p.n;
-  float* partial = static_cast<float*>(allocator.allocate(size_t(splits) * size_t(slice) * sizeof(float)));
+  const size_t needed = split_workspace_bytes<Config>(p.m, p.n, p.kdim, splits);
+  ELR_CHECK(workspace.data && workspace.bytes >= needed,
+            "split-K GEMM [m={}, n={}, k={}]: the workspace has {} bytes, {} needed (ask the entry's "
+            "*_workspace_bytes)", p.m, p.n, p.kdim, workspace.bytes, needed);
+  float* partial = static_cast<float*>(workspace.data);
   ELR_LAUNCH((implicit_gemm_kernel<Config, Problem, kTf32>), grid, dim3(Config::kThreads), 0, stream, p, partial,
-             k_per_split);
+             k_split);
   constexpr int kReduceThreads = 256;
-  const int reduce_blocks = std::min(ceil_div(slice, kReduceThreads), 4096);
+  const int reduce_blocks = std::min(ceil_div(int64_t(p.m) * p.n, kReduceThreads), 4096);
   ELR_LAUNCH((split_k_reduce_kernel<Problem>), dim3(reduce_blocks), dim3(kReduceThreads), 0, stream, p,
              static_cast<const float*>(partial), splits);
-  allocator.deallocate(partial);
 }
 
-// Tile choice from the shape alone (or the override set by set_cuda_gemm_tiles).
-template <class Problem>
-void run_gemm(const Problem& p, bool allow_split, Stream stream) {
+// How a GEMM runs: its tile shape, chosen from the problem shape (or the override set by
+// set_cuda_gemm_tiles; the TF32 path has one), and the split count asked for.
+struct GemmPlan {
+  GemmTiles tiles = GemmTiles::Tiles64;
+  bool tf32 = false;
+  int splits = 1;
+};
+
+inline GemmPlan plan_gemm(int m, int n, int kdim, bool allow_split) {
+  GemmPlan plan;
 #if defined(__CUDACC__)
-  if (cuda_conv_tf32()) {  // one tile shape: the one the tensor-core layout is written for
-    launch_gemm<Tiles64, Problem, true>(p, allow_split ? choose_splits<Tiles64>(p.m, p.n, p.kdim) : 1, stream);
+  plan.tf32 = cuda_conv_tf32();
+#endif
+  plan.tiles = plan.tf32 ? GemmTiles::Tiles64 : cuda_gemm_tiles();
+  if (plan.tiles == GemmTiles::Auto) {
+    if (m <= 32)
+      plan.tiles = GemmTiles::Tiles32;
+    else if (int64_t(ceil_div(m, 128)) * ceil_div(n, 128) >= 132)
+      plan.tiles = GemmTiles::Tiles128;
+    else
+      plan.tiles = GemmTiles::Tiles64;
+  }
+  if (allow_split) {
+    switch (plan.tiles) {
+      case GemmTiles::Tiles32: plan.splits = choose_splits<Tiles32>(m, n, kdim); break;
+      case GemmTiles::Tiles128: plan.splits = choose_splits<Tiles128>(m, n, kdim); break;
+      default: plan.splits = choose_splits<Tiles64>(m, n, kdim); break;
+    }
+  }
+  return plan;
+}
+
+// The workspace run_gemm needs for this problem shape under the current settings.
+inline size_t gemm_workspace_bytes(int m, int n, int kdim, bool allow_split) {
+  const GemmPlan plan = plan_gemm(m, n, kdim, allow_split);
+  switch (plan.tiles) {
+    case GemmTiles::Tiles32: return split_workspace_bytes<Tiles32>(m, n, kdim, plan.splits);
+    case GemmTiles::Tiles128: return split_workspace_bytes<Tiles128>(m, n, kdim, plan.splits);
+    default: return split_workspace_bytes<Tiles64>(m, n, kdim, plan.splits);
+  }
+}
+
+template <class Problem>
+void run_gemm(const Problem& p, bool allow_split, Workspace workspace, Stream stream) {
+  const GemmPlan plan = plan_gemm(p.m, p.n, p.kdim, allow_split);
+#if defined(__CUDACC__)
+  if (plan.tf32) {  // one tile shape: the one the tensor-core layout is written for
+    launch_gemm<Tiles64, Problem, true>(p, plan.splits, workspace, stream);
     return;
   }
 #endif
-  GemmTiles tiles = cuda_gemm_tiles();
-  if (tiles == GemmTiles::Auto) {
-    if (p.m <= 32)
-      tiles = GemmTiles::Tiles32;
-    else if (int64_t(ceil_div(p.m, 128)) * ceil_div(p.n, 128) >= 132)
-      tiles = GemmTiles::Tiles128;
-    else
-      tiles = GemmTiles::Tiles64;
-  }
-  switch (tiles) {
-    case GemmTiles::Tiles32:
-      launch_gemm<Tiles32>(p, allow_split ? choose_splits<Tiles32>(p.m, p.n, p.kdim) : 1, stream);
-      break;
-    case GemmTiles::Tiles128:
-      launch_gemm<Tiles128>(p, allow_split ? choose_splits<Tiles128>(p.m, p.n, p.kdim) : 1, stream);
-      break;
-    default:
-      launch_gemm<Tiles64>(p, allow_split ? choose_splits<Tiles64>(p.m, p.n, p.kdim) : 1, stream);
-      break;
+  switch (plan.tiles) {
+    case GemmTiles::Tiles32: launch_gemm<Tiles32>(p, plan.splits, workspace, stream); break;
+    case GemmTiles::Tiles128: launch_gemm<Tiles128>(p, plan.splits, workspace, stream); break;
+    default: launch_gemm<Tiles64>(p, plan.splits, workspace, stream); break;
   }
 }
 

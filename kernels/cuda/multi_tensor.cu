@@ -1,5 +1,5 @@
 // Builds the device-side tensor list of the multi-tensor kernels: descriptors, the chunk-to-tensor
-// map and the partials workspace. Done once at setup (the copies synchronize).
+// map and the partials workspace. Done once at setup, so it simply waits for its uploads.
 #include <vector>
 
 #include "engine/error.h"
@@ -51,6 +51,11 @@ MultiTensorList make_multi_tensor_list(const MultiTensorDesc* host_descs, int te
   list.first_chunk = upload(first_chunk, "chunk offsets");
   list.chunk_tensor = upload(chunk_tensor, "chunk map");
   list.partials = upload(std::vector<double>(size_t(list.chunks) * cuda_detail::kPartialStride), "partials");
+  // A cudaMemcpy from pageable memory may return before the data reaches the device, and the
+  // engine's stream is non-blocking (not ordered after the legacy stream): without this wait the
+  // zeroed partials could land after a kernel on that stream wrote its sums.
+  const cudaError_t e = cudaStreamSynchronize(cudaStreamLegacy);
+  ELR_CHECK(e == cudaSuccess, "make_multi_tensor_list: waiting for the uploads failed: {}", cudaGetErrorString(e));
   return list;
 }
 

@@ -1,7 +1,8 @@
 // The linear layer on CUDA cores in FP32 through the tiled SGEMM of gemm_tiles.h:
 //   forward  y[n, out]  = x[n, in] w[out, in]^T + b      (both operands contiguous in k: float4)
 //   dx[n, in]  = dy[n, out] w[out, in]                   (w read along its rows: coalesced)
-//   dw[out, in] = dy^T x                                 (k = batch: split, fixed-order reduction)
+//   dw[out, in] = dy^T x                                 (k = batch: split into the caller's workspace,
+//                                                          fixed-order reduction)
 //   db[out]    = column sums of dy, one thread per column, rows in order, in double.
 // Also holds the process-wide switches (tile override, TF32) shared with conv2d.cu.
 #include <atomic>
@@ -69,11 +70,16 @@ void linear_forward_cuda(const LinearShape& sh, const float* x, const float* w, 
   p.b = {w, sh.out, sh.in, sh.in % 4 == 0 && gemm::aligned16(w)};
   p.m = sh.n, p.n = sh.out, p.kdim = sh.in;
   p.y = y, p.bias = b;
-  gemm::run_gemm(p, /*allow_split=*/false, stream);
+  gemm::run_gemm(p, /*allow_split=*/false, Workspace{}, stream);
+}
+
+size_t linear_backward_workspace_bytes(const LinearShape& sh) {
+  check_shape("linear_backward_workspace_bytes", sh);
+  return gemm::gemm_workspace_bytes(sh.out, sh.in, sh.n, /*allow_split=*/true);  // the dw GEMM
 }
 
 void linear_backward_cuda(const LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
-                          float* dw, float* db, Stream stream) {
+                          float* dw, float* db, Workspace workspace, Stream stream) {
   check_shape("linear_backward_cuda", sh);
   if (dx) {
     PlainProblem<gemm::RowsOperand, gemm::ColumnsOperand> p{};
@@ -81,7 +87,7 @@ void linear_backward_cuda(const LinearShape& sh, const float* x, const float* w,
     p.b = {w, sh.in, sh.in};  // element (j, o) = w[o * in + j]
     p.m = sh.n, p.n = sh.in, p.kdim = sh.out;
     p.c = dx;
-    gemm::run_gemm(p, /*allow_split=*/false, stream);
+    gemm::run_gemm(p, /*allow_split=*/false, Workspace{}, stream);
   }
   if (dw) {
     PlainProblem<gemm::ColumnsOperand, gemm::ColumnsOperand> p{};
@@ -89,7 +95,7 @@ void linear_backward_cuda(const LinearShape& sh, const float* x, const float* w,
     p.b = {x, sh.in, sh.in};     // element (j, i) = x[i * in + j]
     p.m = sh.out, p.n = sh.in, p.kdim = sh.n;
     p.c = dw;
-    gemm::run_gemm(p, /*allow_split=*/true, stream);
+    gemm::run_gemm(p, /*allow_split=*/true, workspace, stream);
   }
   if (db) {
     constexpr int kThreads = 128;

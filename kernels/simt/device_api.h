@@ -38,11 +38,17 @@
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 // Static shared memory: all threads of a block run on one OS thread and blocks on one OS thread
-// run one after another, so a function-level thread_local is exactly "per block".
+// run one after another, so a function-level thread_local is exactly "per block". The scheduler
+// finds a kernel's __shared__ variables in the symbol table (kernels/simt/executable.h) and refills
+// them with poison at the start of every block.
 #define __shared__ static thread_local
 #define __constant__
 #define __managed__
-#define __launch_bounds__(...)
+// __launch_bounds__(N, ...) becomes N one-byte NOPs at the kernel's entry (GCC's
+// patchable_function_entry takes template-dependent values), which the launch counts: a launch with
+// more threads than N fails as on the GPU. The NOPs run once per thread, at no measurable cost.
+#define __launch_bounds__(...) ELR_SIMT_LAUNCH_BOUNDS_(__VA_ARGS__, 0)
+#define ELR_SIMT_LAUNCH_BOUNDS_(max_threads, ...) __attribute__((patchable_function_entry(max_threads, 0)))
 #define __grid_constant__
 
 constexpr int warpSize = 32;
@@ -87,6 +93,7 @@ struct LaunchSite {
   const char* kernel;
   const char* file;
   int line;
+  const void* address = nullptr;  // the kernel function (its symbol, shared memory, launch bounds)
 };
 
 // One launch's kernel and arguments, shared by every CUDA thread (and kept by graph capture).

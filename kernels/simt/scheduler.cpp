@@ -1,7 +1,8 @@
 // Runs kernel launches on the CPU: a block's CUDA threads are fibers on one OS thread, switched at
-// barriers and warp operations; blocks are spread over a small pool of OS threads. The checks
-// that turn GPU hangs and silent corruption into errors (deadlock, divergent barriers, exits at
-// barriers, bad warp masks) live here too.
+// barriers and warp operations; blocks are spread over a small pool of OS threads. synccheck, which
+// turns GPU hangs and silent corruption into errors (deadlock, divergent barriers, exits at
+// barriers, bad warp masks), lives here too; the memory checks (checks.h) are told where each block
+// and thread is.
 #include "kernels/simt/device_api.h"
 
 #include <algorithm>
@@ -17,7 +18,9 @@
 
 #include <fmt/format.h>
 
+#include "kernels/simt/checks.h"
 #include "kernels/simt/control.h"
+#include "kernels/simt/executable.h"
 #include "kernels/simt/fiber.h"
 #include "kernels/simt/scheduler.h"
 
@@ -61,8 +64,34 @@ const char* fault_name(Fault fault) {
     case Fault::ExitAtBarrier: return "thread exited while others wait at a barrier";
     case Fault::BadWarpMask: return "bad warp mask";
     case Fault::WarpOpMismatch: return "warp operation mismatch";
+    case Fault::SharedRace: return "shared memory race";
+    case Fault::GlobalRace: return "global memory write conflict";
+    case Fault::StreamRace: return "stream race";
+    case Fault::HostRace: return "host race";
+    case Fault::UninitializedRead: return "uninitialized read";
+    case Fault::OutOfBounds: return "out-of-bounds access";
     case Fault::KernelException: return "exception in kernel";
     case Fault::NotInKernel: return "device intrinsic outside a kernel";
+  }
+  return "?";
+}
+
+const char* check_name(Fault fault) {
+  switch (fault) {
+    case Fault::BadLaunch: return "launch limits";
+    case Fault::Deadlock:
+    case Fault::DivergentBarrier:
+    case Fault::ExitAtBarrier:
+    case Fault::BadWarpMask:
+    case Fault::WarpOpMismatch: return "synccheck";
+    case Fault::SharedRace:
+    case Fault::GlobalRace:
+    case Fault::StreamRace: return "racecheck";
+    case Fault::HostRace: return "host race";
+    case Fault::UninitializedRead: return "initcheck";
+    case Fault::OutOfBounds: return "memcheck";
+    case Fault::KernelException:
+    case Fault::NotInKernel: return "kernel";
   }
   return "?";
 }
@@ -124,6 +153,8 @@ std::string dims(const uint3& d) { return fmt::format("({},{},{})", d.x, d.y, d.
 // One launch, shared by the OS threads that run its blocks.
 struct Job {
   const LaunchClosure* call = nullptr;
+  const LaunchChecks* checks = nullptr;  // null: memory checks off
+  const KernelInfo* kernel = nullptr;     // its __shared__ variables, when the symbol table has them
   dim3 grid, block;
   size_t shmem_bytes = 0;
   LaunchSite site{};
@@ -142,6 +173,7 @@ struct ThreadAbort {};
 // Executes blocks on the OS thread that owns it; fibers are created on demand and kept.
 class Runner {
  public:
+  Runner() : checks_(&Runner::fail_from_check, this) {}
   ~Runner() = default;
   void run_block(Job& job, long block_linear);
   int barrier(BarrierOp op, int predicate, const char* file, int line);
@@ -176,6 +208,7 @@ class Runner {
   void resolve_warp(int base, unsigned mask);
   void order_ids(std::vector<int>& ids);
   [[noreturn]] void fail_in_thread(Fault fault, const std::string& problem);
+  static void fail_from_check(void* runner, Fault fault, const std::string& problem);
   KernelError error(Fault fault, const std::string& problem) const;
   std::string describe_threads() const;
   std::string thread_site(const Slot& s) const;
@@ -193,6 +226,7 @@ class Runner {
   int threads_ = 0, current_ = -1, done_ = 0, at_barrier_ = 0, at_warp_ = 0, barrier_result_ = 0;
   uint64_t rng_ = 0;
   std::unique_ptr<KernelError> error_;  // raised inside a fiber, thrown by the scheduler
+  BlockChecks checks_;
 };
 
 thread_local Runner* tl_runner = nullptr;  // the runner executing a block on this OS thread
@@ -227,7 +261,16 @@ void Runner::run_block(Job& job, long block_linear) {
     s.lane = i % 32;
     s.warp = i / 32;
   }
-  shared_.assign(job.shmem_bytes + 16, 0xFF);  // uninitialized floats read as NaN
+  // Shared memory starts as poison in every block (uninitialized floats read as NaN): the dynamic
+  // buffer (with room past its end for memcheck to see overruns land) and the kernel's __shared__
+  // variables (those of the device functions it calls are not known here).
+  const size_t redzone = job.checks ? 256 : 16;
+  shared_.assign(job.shmem_bytes + redzone, 0xFF);
+  if (job.kernel) {
+    unsigned char* tls = thread_local_block().base;
+    for (const SharedVariable& v : job.kernel->shared) std::memset(tls + v.offset, 0xFF, v.size);
+  }
+  checks_.begin_block(job.checks, block_linear, job.block, shared_.data(), job.shmem_bytes, shared_.size());
   uint64_t seed_state = job.schedule.seed ^ (uint64_t(block_linear) * 0x2545f4914f6cdd1dull);
   rng_ = splitmix(seed_state);
   done_ = at_barrier_ = at_warp_ = 0;
@@ -240,9 +283,11 @@ void Runner::run_block(Job& job, long block_linear) {
     schedule_loop();
   } catch (...) {
     abort_block();
+    checks_.end_block();
     tl_runner = nullptr;
     throw;
   }
+  checks_.end_block();
   tl_runner = nullptr;
 }
 
@@ -281,7 +326,9 @@ void Runner::resume(int id) {
     free_fibers_.pop_back();
     s.fiber->slot = id;
   }
+  checks_.set_thread(id);
   s.fiber->resume();
+  checks_.set_thread(-1);
   current_ = -1;
   if (s.state == State::Done && !error_) {  // a failing fiber stays with its slot to be reset
     s.fiber->slot = -1;
@@ -381,6 +428,7 @@ void Runner::release_barrier() {
     run_queue_.push_back(id);
   }
   at_barrier_ = 0;
+  checks_.barrier();
 }
 
 void Runner::order_ids(std::vector<int>& ids) {
@@ -478,6 +526,7 @@ void Runner::resolve_warp(int base, unsigned mask) {
     --at_warp_;
     order_.push_back(base + l);
   }
+  if (caller.warp_op == WarpOp::SyncWarp) checks_.warp_synced(caller.warp, mask);
   order_ids(order_);
   run_queue_.insert(run_queue_.end(), order_.begin(), order_.end());
 }
@@ -496,11 +545,19 @@ void Runner::fail_in_thread(Fault fault, const std::string& problem) {
   throw ThreadAbort{};  // unwinds the kernel's frames on its own fiber, up to thread_entry
 }
 
+// A memory check failed inside an access hook, which the compiler assumes never throws: the
+// thread stops where it is (its fiber is abandoned and reset with the block).
+void Runner::fail_from_check(void* runner, Fault fault, const std::string& problem) {
+  Runner& r = *static_cast<Runner*>(runner);
+  if (!r.error_) r.error_ = std::make_unique<KernelError>(r.error(fault, problem));
+  r.slots_[size_t(r.current_)].fiber->suspend();
+}
+
 std::string Runner::thread_site(const Slot& s) const {
   switch (s.state) {
     case State::NotStarted: return "not started";
     case State::Ready: return "ready";
-    case State::Running: return fmt::format("running, last at {}:{}", s.file, s.line);
+    case State::Running: return *s.file ? fmt::format("running, last at {}:{}", s.file, s.line) : "running";
     case State::AtBarrier: return fmt::format("waiting at __syncthreads ({}:{})", s.file, s.line);
     case State::AtWarp:
       return fmt::format("waiting at {} mask 0x{:08x} ({}:{})", warp_op_name(s.warp_op), s.mask,
@@ -527,9 +584,9 @@ std::string Runner::describe_threads() const {
 }
 
 KernelError Runner::error(Fault fault, const std::string& problem) const {
-  return KernelError(fault, fmt::format("simt: {} in kernel '{}' (launched at {}:{}), block {} of "
+  return KernelError(fault, fmt::format("simt: {}: {} in kernel '{}' (launched at {}:{}), block {} of "
                                         "grid {}, blockDim {}, schedule {}: {}{}",
-                                        fault_name(fault), job_->site.kernel, job_->site.file,
+                                        check_name(fault), fault_name(fault), job_->site.kernel, job_->site.file,
                                         job_->site.line, dims(block_idx_), dims(job_->grid),
                                         dims(job_->block), job_->schedule.str(), problem,
                                         describe_threads()));
@@ -665,10 +722,13 @@ void* dynamic_shared_memory() {
   return active_runner("dynamic shared memory", "", 0).shared_memory();
 }
 
-void execute_launch(const LaunchClosure& call, dim3 grid, dim3 block, size_t shmem_bytes, const LaunchSite& site) {
-  std::lock_guard<std::mutex> serial(launch_mutex());  // one launch at a time, like one stream
+void execute_launch(const LaunchClosure& call, dim3 grid, dim3 block, size_t shmem_bytes, const LaunchSite& site,
+                    const LaunchChecks* checks) {
+  std::lock_guard<std::mutex> serial(launch_mutex());  // one launch at a time
   Job job;
   job.call = &call;
+  job.checks = checks;
+  if (site.address) job.kernel = &kernel_info(site.address);
   job.grid = grid;
   job.block = block;
   job.shmem_bytes = shmem_bytes;

@@ -31,7 +31,7 @@ void launch(void (*kernel)(P...), const char* name, dim3 grid, dim3 block, size_
             cudaStream_t stream, const char* file, int line, A&&... args) {
   static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong number of arguments");
   submit_launch(std::make_shared<KernelCall<P...>>(kernel, std::forward<A>(args)...), grid, block,
-                shmem_bytes, stream, LaunchSite{name, file, line});
+                shmem_bytes, stream, LaunchSite{name, file, line, reinterpret_cast<const void*>(kernel)});
 }
 
 }  // namespace elr::simt
@@ -45,9 +45,15 @@ template <class T>
 inline cudaError_t cudaMallocHost(T** ptr, size_t bytes) {
   return ::cudaMallocHost(reinterpret_cast<void**>(ptr), bytes);
 }
+// The C++ forms of cudaFuncSetAttribute / cudaFuncGetAttributes (runtime_api.cpp has the C ones):
+// cudaFuncAttributeMaxDynamicSharedMemorySize raises the kernel's dynamic shared-memory limit.
 template <class T>
-inline cudaError_t cudaFuncSetAttribute(T*, cudaFuncAttribute, int) {
-  return cudaSuccess;  // no shared-memory limit to raise on the CPU
+inline cudaError_t cudaFuncSetAttribute(T* kernel, cudaFuncAttribute attr, int value) {
+  return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), attr, value);
+}
+template <class T>
+inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, T* kernel) {
+  return ::cudaFuncGetAttributes(attr, reinterpret_cast<const void*>(kernel));
 }
 inline cudaError_t cudaEventCreate(cudaEvent_t* event, unsigned flags) {
   return cudaEventCreateWithFlags(event, flags);

@@ -1,7 +1,8 @@
 // The GPU kernel suite's harness (bench/gpu) on the CPU execution layer, at tiny shapes: every CUDA
-// kernel validates against the CPU reference and gets a time; a broken kernel (one output element
-// perturbed, one output left unwritten, or a launch that throws) becomes a validation error with no
-// time. Timings here mean nothing; only the logic is under test.
+// kernel validates against the op-case table's reference and gets a time; a broken kernel (one
+// output element perturbed, one output left unwritten, or a launch that throws) becomes a
+// validation error naming the case, with no time. Timings here mean nothing; only the logic is
+// under test.
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
@@ -10,10 +11,10 @@
 #include <set>
 #include <string>
 
-#include "bench/cpu/kernel_bench.h"
 #include "bench/gpu/gpu_bench.h"
 #include "engine/error.h"
-#include "tests/op_cases.h"
+#include "kernels/optable/networks.h"
+#include "kernels/optable/ops.h"
 
 using namespace elr;
 namespace g = elr::bench::gpu;
@@ -21,18 +22,30 @@ namespace k = elr::kernels;
 
 namespace {
 
-g::GpuShapeSet tiny_shapes() {
-  g::GpuShapeSet s;
-  s.convs.push_back({k::Conv2dShape{2, 3, 6, 6, 4, 3, 3, 1, 1}, "tiny"});
-  s.convs.push_back({k::Conv2dShape{3, 4, 7, 5, 6, 1, 1, 2, 0}, "tiny"});
-  s.bns.push_back({k::BatchNormShape{2, 4, 9}, true, "tiny"});
-  s.bns.push_back({k::BatchNormShape{3, 2, 5}, false, "tiny"});
-  s.maxpools.push_back({k::PoolShape{2, 3, 4, 6}, "tiny"});
-  s.avgpools.push_back({k::PoolShape{2, 4, 3, 3}, "tiny"});
-  s.losses.push_back({k::CrossEntropyShape{5, 10}, "tiny"});
-  s.linears.push_back({k::LinearShape{3, 5, 4}, "tiny"});
-  s.param_lists.push_back({{100, 37, 5000}, "tiny"});
-  return s;
+const k::Conv2dShape kConv0{2, 3, 6, 6, 4, 3, 3, 1, 1}, kConv1{3, 4, 7, 5, 6, 1, 1, 2, 0};
+const std::vector<int64_t> kTensors = {100, 37, 5000};
+
+// The suite's kinds of rows at tiny shapes: 3 conv passes x 2 shapes, BN forward and backward x 2,
+// max-pool 2, average pool 2, loss 2, linear 2, statistics and SGD.
+std::vector<k::NetworkCase> tiny_cases() {
+  std::vector<k::OpCasePtr> cases;
+  auto add = [&](const std::vector<k::OpCasePtr>& more) { cases.insert(cases.end(), more.begin(), more.end()); };
+  add(k::conv2d_cases(kConv0));
+  add(k::conv2d_cases(kConv1));
+  for (const auto& [shape, relu] : {std::make_pair(k::BatchNormShape{2, 4, 9}, true),
+                                    std::make_pair(k::BatchNormShape{3, 2, 5}, false)})
+    add({std::make_shared<k::BatchNormTrainForward>(shape, relu), std::make_shared<k::BatchNormBackward>(shape, relu)});
+  add({std::make_shared<k::MaxPoolForward>(k::PoolShape{2, 3, 4, 6}),
+       std::make_shared<k::MaxPoolBackward>(k::PoolShape{2, 3, 4, 6})});
+  add({std::make_shared<k::AvgPoolForward>(k::PoolShape{2, 4, 3, 3}),
+       std::make_shared<k::AvgPoolBackward>(k::PoolShape{2, 4, 3, 3})});
+  add(k::cross_entropy_cases(k::CrossEntropyShape{5, 10}));
+  add(k::linear_cases(k::LinearShape{3, 5, 4}));
+  add({std::make_shared<k::TensorStatsCase>(kTensors, "tiny"),
+       std::make_shared<k::SgdCase>(kTensors, "tiny", k::benchmark_sgd_params())});
+  std::vector<k::NetworkCase> out;
+  for (const k::OpCasePtr& c : cases) out.push_back({c, "tiny"});
+  return out;
 }
 
 struct StreamGuard {
@@ -43,7 +56,7 @@ struct StreamGuard {
 
 g::GpuKernelSuiteConfig tiny_config(cudaStream_t stream) {
   g::GpuKernelSuiteConfig c;
-  c.shapes = tiny_shapes();
+  c.cases = tiny_cases();
   c.options.repeats = 3;
   c.options.warmup = 1;
   c.options.flush_bytes = 1 << 16;
@@ -61,15 +74,15 @@ void perturb(T* device, int64_t index, T delta, cudaStream_t stream) {
   REQUIRE(cudaMemcpy(device + index, &v, sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
 }
 
-const g::GpuKernelRow& find_row(const std::vector<g::GpuKernelRow>& rows, const std::string& kernel,
-                                const std::string& shape) {
+const bench::KernelRow& find_row(const std::vector<bench::KernelRow>& rows, const std::string& kernel,
+                                 const std::string& shape) {
   auto it = std::find_if(rows.begin(), rows.end(),
-                         [&](const g::GpuKernelRow& r) { return r.kernel == kernel && r.shape == shape; });
+                         [&](const bench::KernelRow& r) { return r.kernel == kernel && r.shape == shape; });
   REQUIRE(it != rows.end());
   return *it;
 }
 
-void check_timed(const g::GpuKernelRow& r) {
+void check_timed(const bench::KernelRow& r) {
   INFO(r.kernel << " " << r.shape << ": " << r.error);
   CHECK(r.valid);
   CHECK(r.error.empty());
@@ -81,11 +94,13 @@ void check_timed(const g::GpuKernelRow& r) {
   CHECK(r.vendor.empty());  // no cuDNN / cuBLAS on the CPU execution layer
 }
 
-void check_validation_error(const g::GpuKernelRow& r, const std::string& output) {
+// A validation error naming the case, the output and (when given) the element.
+void check_validation_error(const bench::KernelRow& r, const std::string& output, const std::string& element = "") {
   INFO(r.kernel << " " << r.shape << ": " << r.error);
   CHECK_FALSE(r.valid);
-  CHECK(r.error.find("validation failed") != std::string::npos);
+  CHECK(r.error.find("validation failed: " + r.kernel + " " + r.shape) != std::string::npos);
   CHECK(r.error.find("'" + output + "'") != std::string::npos);
+  CHECK(r.error.find(element) != std::string::npos);
   CHECK(r.median_s == 0);
   CHECK(r.min_s == 0);
   CHECK(r.repeats == 0);
@@ -96,111 +111,105 @@ void check_validation_error(const g::GpuKernelRow& r, const std::string& output)
 TEST_CASE("gpu bench: every CUDA kernel validates and is timed at tiny shapes", "[gpu_bench]") {
   StreamGuard sg;
   const auto rows = g::run_gpu_kernel_suite(tiny_config(sg.stream));
-  // 3 conv directions x 2 shapes, 2 BN x 2, pooling 2 + 2, loss 2, linear 2, stats + SGD 2.
   REQUIRE(rows.size() == 20);
   for (const auto& r : rows) check_timed(r);
-  CHECK(g::validation_failures(rows) == 0);
+  CHECK(bench::validation_failures(rows) == 0);
   std::set<std::string> kernels;
   for (const auto& r : rows) kernels.insert(r.kernel);
   for (const char* expected :
        {"conv2d forward", "conv2d backward-data", "conv2d backward-weight", "batchnorm+relu forward",
-        "batchnorm backward", "maxpool 2x2 forward", "maxpool 2x2 backward", "global avgpool forward",
+        "batchnorm backward", "maxpool2x2 forward", "maxpool2x2 backward", "global avgpool forward",
         "global avgpool backward", "softmax cross-entropy forward", "softmax cross-entropy backward",
-        "linear forward (SGEMM + bias)", "linear backward (dx, dW, db)", "layer statistics (multi-tensor)",
-        "sgd update (multi-tensor, momentum 0.9, wd)"})
+        "linear forward", "linear backward", "layer statistics", "sgd update (momentum 0.9, wd)"})
     CHECK(kernels.count(expected) == 1);
   // The memory-bound rows carry their traffic, the GEMM-like rows their FLOP.
-  CHECK(find_row(rows, "conv2d forward", testing::case_name(tiny_shapes().convs[0].shape)).flop ==
-        2.0 * 2 * 4 * 3 * 9 * 36);
-  CHECK(find_row(rows, "batchnorm backward", testing::case_name(k::BatchNormShape{3, 2, 5})).bytes == 16.0 * 30);
+  CHECK(find_row(rows, "conv2d forward", k::Conv2dForward(kConv0).name()).flop == 2.0 * 2 * 4 * 3 * 9 * 36);
+  CHECK(find_row(rows, "batchnorm backward", k::BatchNormBackward({3, 2, 5}, false).name()).bytes == 16.0 * 30);
 }
 
 TEST_CASE("gpu bench: a kernel that perturbs one output element is a validation error, not a time",
           "[gpu_bench]") {
   StreamGuard sg;
   g::GpuKernelSuiteConfig c = tiny_config(sg.stream);
-  const k::Conv2dShape conv0 = c.shapes.convs[0].shape;
-  // The last element of the output: in the last image, which the conv validation checks.
-  c.kernels.conv_forward = [](const k::Conv2dShape& s, const float* x, const float* w, float* y, k::Stream st) {
-    k::conv2d_forward_cuda(s, x, w, y, st);
-    if (s.c == 3) perturb(y, int64_t(s.n) * s.k * s.p() * s.q() - 1, 0.5f, st);
-  };
-  c.kernels.sgd_update = [](const k::MultiTensorList& list, const k::SgdParams& p, const double* lrs, double* dw2,
-                            k::Stream st) {
-    k::sgd_update_cuda(list, p, lrs, dw2, st);
-    k::MultiTensorDesc second{};
-    REQUIRE(cudaMemcpy(&second, list.descs + 1, sizeof second, cudaMemcpyDeviceToHost) == cudaSuccess);
-    perturb(second.w, 20, 1e-3f, st);
+  c.ours = [](const k::OpCase& op, const k::OpArgs& a) {
+    k::run_cuda(op, a);
+    // conv forward (x, w -> y) at the first shape: the last element of y, in the last image.
+    if (op.op() == k::Op::Conv2dForward && k::as<k::Conv2dForward>(op).shape.c == 3)
+      perturb(a.at<float>(2), int64_t(kConv0.n) * kConv0.k * kConv0.p() * kConv0.q() - 1, 0.5f, a.stream);
+    // SGD (w, g, v -> dw2): element 20 of the second tensor's weights.
+    if (op.op() == k::Op::SgdUpdate) perturb(a.at<float>(0), kTensors[0] + 20, 1e-3f, a.stream);
   };
   const auto rows = g::run_gpu_kernel_suite(c);
   REQUIRE(rows.size() == 20);
-  check_validation_error(find_row(rows, "conv2d forward", testing::case_name(conv0)), "y");
-  check_validation_error(find_row(rows, "sgd update (multi-tensor, momentum 0.9, wd)", "tiny (3 tensors, 5137 values)"),
-                         "w");
+  check_validation_error(find_row(rows, "conv2d forward", k::Conv2dForward(kConv0).name()), "y", "[1, 3, 5, 5]");
+  check_validation_error(find_row(rows, "sgd update (momentum 0.9, wd)", "tiny (3 tensors, 5137 values)"), "w",
+                         "[120]");
   // The other shape of the broken conv kernel, and every other kernel, still validate and are timed.
-  check_timed(find_row(rows, "conv2d forward", testing::case_name(c.shapes.convs[1].shape)));
-  check_timed(find_row(rows, "conv2d backward-data", testing::case_name(conv0)));
-  CHECK(g::validation_failures(rows) == 2);
+  check_timed(find_row(rows, "conv2d forward", k::Conv2dForward(kConv1).name()));
+  check_timed(find_row(rows, "conv2d backward-data", k::Conv2dForward(kConv0).name()));
+  CHECK(bench::validation_failures(rows) == 2);
 }
 
 TEST_CASE("gpu bench: unwritten outputs and failing launches are validation errors", "[gpu_bench]") {
   StreamGuard sg;
   g::GpuKernelSuiteConfig c = tiny_config(sg.stream);
-  c.shapes.convs.resize(1);
-  // Leaves dbeta as it found it (poisoned NaN) for the ReLU case.
-  c.kernels.bn_backward = [](const k::BatchNormShape& s, const k::BatchNormParams& p, const float* x, const float* y,
-                             const float* dy, const float* gamma, const float* mean, const float* invstd, float* dx,
-                             float* dgamma, float* dbeta, k::Stream st) {
-    k::batchnorm_backward_cuda(s, p, x, y, dy, gamma, mean, invstd, dx, dgamma, p.relu ? nullptr : dbeta, st);
-  };
-  // One statistic of one tensor overwritten with a NaN.
-  c.kernels.tensor_stats = [](const k::MultiTensorList& list, k::TensorStats* stats, k::Stream st) {
-    k::tensor_stats_cuda(list, stats, st);
-    REQUIRE(cudaStreamSynchronize(st) == cudaSuccess);
-    REQUIRE(cudaMemset(&stats[2].gw, 0xff, sizeof(double)) == cudaSuccess);
-  };
-  c.kernels.linear_forward = [](const k::LinearShape&, const float*, const float*, const float*, float*, k::Stream) {
-    ELR_FAIL("linear_forward_cuda: launch failed on purpose");
+  c.cases.erase(c.cases.begin() + 3, c.cases.begin() + 6);  // one conv shape
+  c.ours = [](const k::OpCase& op, const k::OpArgs& a) {
+    if (op.op() == k::Op::BatchNormBackward && k::as<k::BatchNormBackward>(op).params.relu) {
+      // x, y, dy, gamma, save_mean, save_invstd -> dx, dgamma, dbeta: dbeta left as it was (poisoned).
+      const auto& b = k::as<k::BatchNormBackward>(op);
+      return k::batchnorm_backward_cuda(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2),
+                                        a.at<float>(3), a.at<float>(4), a.at<float>(5), a.at<float>(6),
+                                        a.at<float>(7), nullptr, a.stream);
+    }
+    if (op.op() == k::Op::LinearForward) ELR_FAIL("linear_forward_cuda: launch failed on purpose");
+    k::run_cuda(op, a);
+    if (op.op() == k::Op::TensorStats) {  // w, g, v -> stats [tensors, 4]: one statistic overwritten with a NaN
+      REQUIRE(cudaStreamSynchronize(a.stream) == cudaSuccess);
+      REQUIRE(cudaMemset(&a.at<k::TensorStats>(3)[2].gw, 0xff, sizeof(double)) == cudaSuccess);
+    }
   };
   const auto rows = g::run_gpu_kernel_suite(c);
   REQUIRE(rows.size() == 17);
-  check_validation_error(find_row(rows, "batchnorm+relu backward", testing::case_name(k::BatchNormShape{2, 4, 9}) + "+relu"), "dbeta");
-  check_timed(find_row(rows, "batchnorm backward", testing::case_name(k::BatchNormShape{3, 2, 5})));
-  const auto& stats = find_row(rows, "layer statistics (multi-tensor)", "tiny (3 tensors, 5137 values)");
-  CHECK_FALSE(stats.valid);
-  CHECK(stats.error.find("'gw' of tensor 2") != std::string::npos);
-  CHECK(stats.median_s == 0);
-  const auto& linear = find_row(rows, "linear forward (SGEMM + bias)", testing::case_name(k::LinearShape{3, 5, 4}));
+  check_validation_error(find_row(rows, "batchnorm+relu backward", k::BatchNormBackward({2, 4, 9}, true).name()),
+                         "dbeta");
+  check_timed(find_row(rows, "batchnorm backward", k::BatchNormBackward({3, 2, 5}, false).name()));
+  check_validation_error(find_row(rows, "layer statistics", "tiny (3 tensors, 5137 values)"), "stats", "[2, 2]");
+  const auto& linear = find_row(rows, "linear forward", k::LinearForward({3, 5, 4}).name());
   CHECK_FALSE(linear.valid);
   CHECK(linear.error.find("launch failed on purpose") != std::string::npos);
   CHECK(linear.median_s == 0);
-  CHECK(g::validation_failures(rows) == 3);
+  CHECK(bench::validation_failures(rows) == 3);
 }
 
-TEST_CASE("gpu bench: the suite's shapes are the CPU suite's layer shapes plus large ones", "[gpu_bench]") {
-  const g::GpuShapeSet quick = g::gpu_suite_shapes(128, false, true);
-  const g::GpuShapeSet full = g::gpu_suite_shapes(128, true, true);
-  const g::GpuShapeSet cifar = g::gpu_suite_shapes(128, true, false);
-  auto has_conv = [](const g::GpuShapeSet& s, const k::Conv2dShape& c) {
-    return std::any_of(s.convs.begin(), s.convs.end(),
-                       [&](const auto& u) { return testing::case_name(u.shape) == testing::case_name(c); });
+TEST_CASE("gpu bench: the suite's cases are the CPU suite's layer shapes plus large ones", "[gpu_bench]") {
+  const auto quick = k::network_cases(128, false, true);
+  const auto full = k::network_cases(128, true, true);
+  const auto cifar = k::network_cases(128, true, false);
+  auto has = [](const std::vector<k::NetworkCase>& cases, const std::string& id) {
+    return std::any_of(cases.begin(), cases.end(), [&](const k::NetworkCase& c) { return c.op->id() == id; });
   };
-  for (const auto& [label, mc] : bench::kernel_suite_nets()) {
-    for (const bench::ConvLayer& l : bench::conv_layers(mc, 128)) {
-      INFO(label << " " << testing::case_name(l.conv));
-      CHECK(has_conv(full, l.conv));
-      if (label != "vgg-11") CHECK(has_conv(quick, l.conv));
+  auto count = [](const std::vector<k::NetworkCase>& cases, k::Op op) {
+    return std::count_if(cases.begin(), cases.end(), [&](const k::NetworkCase& c) { return c.op->op() == op; });
+  };
+  for (const k::NetSpec& net : k::benchmark_nets()) {
+    for (const k::ConvLayer& l : k::net_layers(net, 128).convs) {
+      const std::string id = k::Conv2dBackwardWeight(l.conv).id();
+      INFO(net.label() << " " << id);
+      CHECK(has(full, id));
+      if (net.label() != "vgg-11") CHECK(has(quick, id));
     }
   }
-  CHECK(full.convs.size() > quick.convs.size());
-  CHECK(full.param_lists.size() == quick.param_lists.size() + 1);  // vgg-11's list only with --full
+  CHECK(count(full, k::Op::Conv2dForward) > count(quick, k::Op::Conv2dForward));
+  CHECK(count(full, k::Op::SgdUpdate) == count(quick, k::Op::SgdUpdate) + 1);  // vgg-11's list only with --full
   // Large shapes come only when asked for, and are labelled.
-  CHECK(std::none_of(cifar.convs.begin(), cifar.convs.end(), [](const auto& u) { return u.nets == "large"; }));
-  CHECK(std::any_of(quick.bns.begin(), quick.bns.end(), [](const auto& u) { return u.nets == "large"; }));
+  CHECK(std::none_of(cifar.begin(), cifar.end(), [](const k::NetworkCase& c) { return c.nets == "large"; }));
+  CHECK(std::any_of(quick.begin(), quick.end(), [](const k::NetworkCase& c) {
+    return c.nets == "large" && c.op->op() == k::Op::BatchNormTrainForward;
+  }));
   // The resnet-20 stem is shared with resnet-56 and named so.
-  const k::Conv2dShape stem{128, 3, 32, 32, 16, 3, 3, 1, 1};
-  auto it = std::find_if(quick.convs.begin(), quick.convs.end(),
-                         [&](const auto& u) { return testing::case_name(u.shape) == testing::case_name(stem); });
-  REQUIRE(it != quick.convs.end());
+  const std::string stem = k::Conv2dForward(k::Conv2dShape{128, 3, 32, 32, 16, 3, 3, 1, 1}).id();
+  auto it = std::find_if(quick.begin(), quick.end(), [&](const k::NetworkCase& c) { return c.op->id() == stem; });
+  REQUIRE(it != quick.end());
   CHECK(it->nets == "resnet-20 resnet-56");
 }

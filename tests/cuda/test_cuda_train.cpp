@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +19,7 @@
 
 #include "engine/cuda_backend/backend.h"
 #include "engine/device.h"
+#include "engine/safetensors.h"
 #include "experiments/run/train.h"
 #include "optim/lr_control.h"
 
@@ -151,10 +153,15 @@ TEST_CASE("cuda backend: plain-4 trains on CUDA like the CPU backend, as a graph
 TEST_CASE("cuda backend: a device-step run resumed from its checkpoint writes what an uninterrupted run writes",
           "[cuda][train][resume]") {
   start_cuda();
-  const TrainConfig whole = tiny_config("cuda", "uniform-elr", "whole");
+  // 34 steps: records reach the host 16 steps after their drain (step 31 brings steps 0..15), so a
+  // SIGINT seen then leaves steps 16..31 on the device, and the run goes on past them.
+  constexpr int kLongSteps = 34;
+  TrainConfig whole = tiny_config("cuda", "uniform-elr", "whole");
+  whole.steps = kLongSteps;
   train(whole);
 
   TrainConfig crashed = tiny_config("cuda", "uniform-elr", "crashed");
+  crashed.steps = kLongSteps;
   crashed.checkpoint_every = 8;
   // Steps reach the host in bursts; the crash comes after the checkpoint at step 8 was written.
   REQUIRE_THROWS_WITH(train(crashed,
@@ -165,11 +172,30 @@ TEST_CASE("cuda backend: a device-step run resumed from its checkpoint writes wh
   TrainConfig resumed = crashed;
   resumed.resume = true;
   const TrainResult r = train(resumed);
-  CHECK(r.steps == kSteps);
+  CHECK(r.steps == kLongSteps);
   CHECK(r.step_mode == "cuda graph");
   const std::string a = read_file(whole.out + "/layers.csv"), b = read_file(crashed.out + "/layers.csv");
   REQUIRE(!a.empty());
   CHECK(a == b);
+
+  // SIGINT between steps: the records of every enqueued step reach the logs before the checkpoint.
+  TrainConfig interrupted = tiny_config("cuda", "uniform-elr", "interrupted");
+  interrupted.steps = kLongSteps;
+  const TrainResult stopped = train(interrupted, [](int64_t step, double, const std::vector<LayerStats>&) {
+    if (step == 5) std::raise(SIGINT);
+  });
+  CHECK(stopped.interrupted_by == SIGINT);
+  CHECK(stopped.steps > 16);  // steps enqueued after the signal was raised are logged too
+  CHECK(stopped.steps < kLongSteps);
+  CHECK(load_safetensors(interrupted.out + "/checkpoint.safetensors").metadata.at("next_step") ==
+        std::to_string(stopped.steps));
+  const std::string partial = read_file(interrupted.out + "/layers.csv");
+  CHECK(partial == a.substr(0, partial.size()));
+  CHECK(partial.find("\n" + std::to_string(stopped.steps - 1) + ",") != std::string::npos);
+  TrainConfig continued = interrupted;
+  continued.resume = true;
+  CHECK(train(continued).steps == kLongSteps);
+  CHECK(read_file(interrupted.out + "/layers.csv") == a);
 }
 
 TEST_CASE("cuda backend: a diverging device-step run stops at the step the CPU run stops at", "[cuda][train][divergence]") {

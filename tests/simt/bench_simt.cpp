@@ -1,5 +1,6 @@
 // Measures the CPU layer's overhead on representative kernels (numbers quoted in
-// docs/kernels-on-cpu.md). Usage: elr_simt_bench [repeats]
+// docs/kernels-on-cpu.md). Usage: elr_simt_bench [repeats]; elr_simt_bench_checked runs the same
+// kernels with the memory checks ($ELR_SIMT_CHECKS, default all).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
   const int default_workers = elr::simt::num_workers();
   for (int workers : {1, default_workers}) {
     elr::simt::set_num_workers(workers);
-    std::printf("schedule %s, %d worker(s)\n", elr::simt::current_schedule().str().c_str(), workers);
+    std::printf("schedule %s, %d worker(s), checks %s\n", elr::simt::current_schedule().str().c_str(), workers,
+                elr::simt::checks().str().c_str());
     double gemm = best_ms(repeats, [&] { tiled_sgemm(da.get(), db.get(), dc.get(), s, s, s, nullptr); });
     std::printf("  tiled sgemm 256^3 (16x16 tiles): %8.2f ms  (%.2f GFLOP/s)\n", gemm,
                 2.0 * s * s * s / (gemm * 1e6));

@@ -1,8 +1,9 @@
 // The CUDA kernels of kernels/cuda (batch norm, elementwise, pooling, cross-entropy, statistics,
-// LR control, SGD) against the CPU references of kernels/cpu and optim/, over the op-case table and
-// larger or odd shapes (C = 1, C >= 64, n*hw not a multiple of the block size). Built into the
-// emulated test binary (run under two schedules by CTest) and, with ELR_CUDA_OPS_ON_GPU, into a
-// GPU test binary. The reductions must give the same bits on every run and every schedule.
+// SGD) against the CPU kernels of kernels/cpu over the op-case table (its small cases plus larger or
+// odd shapes: C = 1, C >= 64, n*hw not a multiple of the block size), and the LR-control kernel
+// against optim/. Built into the emulated test binary (run under two schedules by CTest) and, with
+// ELR_CUDA_OPS_ON_GPU, into a GPU test binary. The reductions must give the same bits on every run
+// and every schedule.
 #include <catch2/catch.hpp>
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -10,14 +11,18 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/optable/case_lists.h"
+#include "kernels/optable/cuda_column.h"
+#include "kernels/optable/ops.h"
 #include "optim/layer_stats.h"
 #include "optim/lr_control.h"
-#include "tests/op_cases.h"
+#include "tests/op_sections.h"
 #include "tests/simt/test_support.h"
 
 #ifndef ELR_CUDA_OPS_ON_GPU
@@ -57,25 +62,14 @@ class Dev {
   size_t count_;
 };
 
-// Elementwise |got - want| <= atol + rtol * |want|; reports the worst element with its index.
+// Elementwise |got - want| <= atol + rtol * |want| through the one checker (kernels/optable/check.h).
 template <class A, class B>
 void check_close(const std::string& what, const std::vector<A>& got, const std::vector<B>& want, double rtol,
                  double atol, bool zero_reference_ok = false) {
-  REQUIRE(got.size() == want.size());
-  double worst_ratio = 0;
-  size_t worst = 0;
-  bool any_nonzero = false;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double g = double(got[i]), w = double(want[i]);
-    const double limit = atol + rtol * std::fabs(w);
-    const double ratio = std::isnan(g) != std::isnan(w) ? INFINITY : (std::isnan(w) ? 0 : std::fabs(g - w) / limit);
-    if (!(ratio <= worst_ratio)) worst_ratio = ratio, worst = i;
-    any_nonzero |= w != 0;
-  }
-  INFO(what << ": worst element " << worst << " got " << (got.empty() ? 0.0 : double(got[worst])) << " want "
-            << (want.empty() ? 0.0 : double(want[worst])) << " (" << 100 * worst_ratio << "% of the tolerance)");
-  CHECK(worst_ratio <= 1.0);
-  CHECK((any_nonzero || got.empty() || zero_reference_ok));  // else the comparison could be vacuous
+  const k::Tolerance tol{atol, rtol, std::numeric_limits<double>::infinity(), zero_reference_ok};
+  const k::Closeness c = k::evaluate_closeness(got, want, tol);
+  INFO(what << ": " << k::describe_closeness(c, "given", tol, 1));
+  CHECK(c.ok);
 }
 
 template <class T>
@@ -85,13 +79,6 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
 
 std::vector<float> shifted(std::vector<float> v, float scale, float offset) {
   for (float& x : v) x = x * scale + offset;
-  return v;
-}
-
-// Values on a coarse grid, so that ties (max-pool windows, arg-max of logits) occur.
-std::vector<float> quantized(size_t count, uint64_t seed, float levels) {
-  std::vector<float> v = random_values(count, seed);
-  for (float& x : v) x = std::round(x * levels) / levels;
   return v;
 }
 
@@ -120,57 +107,52 @@ void check_repeatable(const char* what, F f) {
 #endif
 }
 
-// ---- batch norm -------------------------------------------------------------------------------
-std::vector<k::BatchNormShape> batchnorm_shapes() {
-  std::vector<k::BatchNormShape> shapes = elr::testing::batchnorm_cases();
-  // C >= 64; C = 1 with n*hw past several 512-thread strides; n*hw odd and not a block multiple.
-  for (k::BatchNormShape s : {k::BatchNormShape{3, 64, 10}, k::BatchNormShape{2, 1, 1333},
-                              k::BatchNormShape{7, 5, 33}, k::BatchNormShape{1, 3, 2}, k::BatchNormShape{2, 70, 3}})
-    shapes.push_back(s);
-  return shapes;
+// The written tensors of one CUDA run of a case, back to back.
+std::vector<double> cuda_results(const k::OpCase& c, const std::vector<k::Values>& inputs) {
+  std::vector<double> all;
+  for (const k::Values& v : k::run_on_device(c, k::run_cuda, inputs)) all.insert(all.end(), v.begin(), v.end());
+  return all;
 }
 
-struct BnForward {
-  std::vector<float> y, mean, invstd, running_mean, running_var;
-};
-
-BnForward bn_forward_cpu(const k::BatchNormShape& sh, const k::BatchNormParams& p, const std::vector<float>& x,
-                         const std::vector<float>& gamma, const std::vector<float>& beta) {
-  BnForward r{std::vector<float>(x.size()), std::vector<float>(sh.c), std::vector<float>(sh.c),
-              random_values(sh.c, 41), shifted(random_values(sh.c, 42), 0.5f, 1.0f)};
-  k::batchnorm_forward_train_cpu<float>(sh, p, x.data(), gamma.data(), beta.data(), r.y.data(), r.mean.data(),
-                                        r.invstd.data(), r.running_mean.data(), r.running_var.data());
-  return r;
-}
-
-BnForward bn_forward_cuda(const k::BatchNormShape& sh, const k::BatchNormParams& p, const std::vector<float>& x,
-                          const std::vector<float>& gamma, const std::vector<float>& beta) {
-  Dev<float> dx(x), dg(gamma), db(beta), dy(x.size()), dm(size_t(sh.c)), ds(size_t(sh.c));
-  Dev<float> rm(random_values(sh.c, 41)), rv(shifted(random_values(sh.c, 42), 0.5f, 1.0f));
-  k::batchnorm_forward_train_cuda(sh, p, dx.get(), dg.get(), db.get(), dy.get(), dm.get(), ds.get(), rm.get(),
-                                  rv.get(), nullptr);
-  return {dy.download(), dm.download(), ds.download(), rm.download(), rv.download()};
-}
-
-TEST_CASE("cuda batchnorm forward (train) matches the CPU", "[cuda_ops][batchnorm]") {
-  for (const auto& sh : batchnorm_shapes()) {
-    for (bool relu : {false, true}) {
-      k::BatchNormParams p;
-      p.relu = relu;
-      p.momentum = 0.2f;
-      const size_t count = size_t(sh.n) * sh.c * sh.hw;
-      // A large mean next to a small spread: a one-pass E[x^2] - E[x]^2 would lose the variance.
-      const auto x = shifted(random_values(count, 1), 0.5f, 20.0f);
-      const auto gamma = shifted(random_values(sh.c, 2), 0.5f, 1.0f), beta = random_values(sh.c, 3);
-      INFO(elr::testing::case_name(sh) << " relu=" << relu);
-      const BnForward want = bn_forward_cpu(sh, p, x, gamma, beta), got = bn_forward_cuda(sh, p, x, gamma, beta);
-      check_close("y", got.y, want.y, 1e-5, 1e-5);
-      check_close("save_mean", got.mean, want.mean, 1e-6, 1e-6);
-      check_close("save_invstd", got.invstd, want.invstd, 1e-5, 1e-6);
-      check_close("running_mean", got.running_mean, want.running_mean, 1e-6, 1e-6);
-      check_close("running_var", got.running_var, want.running_var, 1e-5, 1e-6);
-    }
+// The table's small cases of these kernels (conv and linear: test_cuda_conv.cpp), plus larger and odd
+// shapes: C >= 64, C = 1 with n*hw past several 512-thread strides, counts around the block size.
+std::vector<k::OpCasePtr> parity_cases() {
+  std::vector<k::OpCasePtr> cases;
+  for (const k::OpCasePtr& c : k::small_cases()) {
+    const k::Op op = c->op();
+    const bool gemm = op == k::Op::Conv2dForward || op == k::Op::Conv2dBackwardData ||
+                      op == k::Op::Conv2dBackwardWeight || op == k::Op::LinearForward || op == k::Op::LinearBackward;
+    if (!gemm) cases.push_back(c);
   }
+  auto append = [&](const std::vector<k::OpCasePtr>& more) { cases.insert(cases.end(), more.begin(), more.end()); };
+  for (k::BatchNormShape s : {k::BatchNormShape{3, 64, 10}, k::BatchNormShape{2, 1, 1333}, k::BatchNormShape{7, 5, 33},
+                              k::BatchNormShape{1, 3, 2}, k::BatchNormShape{2, 70, 3}})
+    for (bool relu : {false, true}) append(k::batchnorm_cases(s, relu));
+  for (int64_t count : {int64_t(1), int64_t(255), int64_t(257), int64_t(10007)}) {
+    append(k::relu_cases(count));
+    for (bool relu : {false, true}) append(k::add_cases(count, relu));
+  }
+  for (k::PoolShape s : {k::PoolShape{2, 3, 9, 11}, k::PoolShape{1, 64, 6, 6}, k::PoolShape{3, 5, 1, 1},
+                         k::PoolShape{2, 7, 15, 4}})
+    append(k::pool_cases(s));
+  for (k::CrossEntropyShape s : {k::CrossEntropyShape{37, 10}, k::CrossEntropyShape{300, 7},
+                                 k::CrossEntropyShape{3, 100}, k::CrossEntropyShape{2, 33}})
+    append(k::cross_entropy_cases(s));
+  return cases;
+}
+
+TEST_CASE("cuda kernels match the CPU kernels on every op case", "[cuda_ops]") {
+  elr::testing::for_each_case(parity_cases(), [](const k::OpCase& c) {
+    const std::vector<k::Values> inputs = c.make_inputs();
+    const k::CaseCheck check = k::check_case(c, k::run_on_device(c, k::run_cuda, inputs),
+                                             k::as_expected(k::run_on_host(c, k::run_cpu, inputs)));
+    INFO(check.message);
+    CHECK(check.ok);
+  });
+}
+
+// ---- batch norm -------------------------------------------------------------------------------
+TEST_CASE("cuda batchnorm: one value per channel in training is a clear error", "[cuda_ops][batchnorm]") {
   k::BatchNormShape single{1, 2, 1};
   Dev<float> buf(8);
   CHECK_THROWS_WITH(k::batchnorm_forward_train_cuda(single, {}, buf.get(), buf.get(), buf.get(), buf.get(),
@@ -178,205 +160,56 @@ TEST_CASE("cuda batchnorm forward (train) matches the CPU", "[cuda_ops][batchnor
                     Catch::Contains("n*h*w = 1"));
 }
 
-TEST_CASE("cuda batchnorm forward (eval) matches the CPU", "[cuda_ops][batchnorm]") {
-  for (const auto& sh : batchnorm_shapes()) {
-    for (bool relu : {false, true}) {
-      k::BatchNormParams p;
-      p.relu = relu;
-      const size_t count = size_t(sh.n) * sh.c * sh.hw;
-      const auto x = random_values(count, 4), gamma = random_values(sh.c, 5), beta = random_values(sh.c, 6);
-      const auto rmean = random_values(sh.c, 7), rvar = shifted(random_values(sh.c, 8), 0.4f, 0.5f);
-      std::vector<float> want(count);
-      k::batchnorm_forward_eval_cpu<float>(sh, p, x.data(), gamma.data(), beta.data(), rmean.data(), rvar.data(),
-                                           want.data());
-      Dev<float> dx(x), dg(gamma), db(beta), dm(rmean), dv(rvar), dy(count);
-      k::batchnorm_forward_eval_cuda(sh, p, dx.get(), dg.get(), db.get(), dm.get(), dv.get(), dy.get(), nullptr);
-      INFO(elr::testing::case_name(sh) << " relu=" << relu);
-      check_close("y", dy.download(), want, 1e-5, 1e-6);
-    }
+// A one-pass E[x^2] - E[x]^2 would lose the variance of a large mean next to a small spread.
+TEST_CASE("cuda batchnorm keeps the variance of a large mean with a small spread", "[cuda_ops][batchnorm]") {
+  for (bool relu : {false, true}) {
+    const k::BatchNormTrainForward c(k::BatchNormShape{3, 5, 33}, relu);
+    std::vector<k::Values> inputs = c.make_inputs();
+    for (double& x : inputs[0]) x = double(float(x * 0.25 + 20.0));  // x: mean 20, spread 0.5
+    const k::Tolerance tol{1e-5, 1e-5, 1e-9};
+    const k::CaseCheck check = k::check_case(c, k::run_on_device(c, k::run_cuda, inputs),
+                                             k::as_expected(k::run_on_host(c, k::run_cpu, inputs)), tol);
+    INFO(check.message);
+    CHECK(check.ok);
   }
 }
 
-TEST_CASE("cuda batchnorm backward matches the CPU", "[cuda_ops][batchnorm]") {
-  for (const auto& sh : batchnorm_shapes()) {
-    for (bool relu : {false, true}) {
-      k::BatchNormParams p;
-      p.relu = relu;
-      const size_t count = size_t(sh.n) * sh.c * sh.hw;
-      const auto x = shifted(random_values(count, 11), 1.0f, 0.3f);
-      const auto gamma = shifted(random_values(sh.c, 12), 0.5f, 1.0f), beta = random_values(sh.c, 13);
-      // dy with a non-zero mean, so the batch-mean term of the gradient matters.
-      const auto dy = shifted(random_values(count, 14), 1.0f, 0.5f);
-      const BnForward fwd = bn_forward_cpu(sh, p, x, gamma, beta);
-      std::vector<float> dx(count), dgamma(sh.c), dbeta(sh.c);
-      k::batchnorm_backward_cpu<float>(sh, p, x.data(), fwd.y.data(), dy.data(), gamma.data(), fwd.mean.data(),
-                                       fwd.invstd.data(), dx.data(), dgamma.data(), dbeta.data());
-      Dev<float> d_x(x), d_y(fwd.y), d_dy(dy), d_gamma(gamma), d_mean(fwd.mean), d_invstd(fwd.invstd);
-      Dev<float> d_dx(count), d_dgamma(size_t(sh.c)), d_dbeta(size_t(sh.c));
-      k::batchnorm_backward_cuda(sh, p, d_x.get(), d_y.get(), d_dy.get(), d_gamma.get(), d_mean.get(),
-                                 d_invstd.get(), d_dx.get(), d_dgamma.get(), d_dbeta.get(), nullptr);
-      INFO(elr::testing::case_name(sh) << " relu=" << relu);
-      double scale = 0;  // dx is a difference of terms of this size: the tolerance scales with it
-      for (float v : dx) scale = std::max(scale, double(std::fabs(v)));
-      check_close("dx", d_dx.download(), dx, 1e-4, 1e-5 * (1 + scale));
-      check_close("dgamma", d_dgamma.download(), dgamma, 1e-5, 1e-5);
-      check_close("dbeta", d_dbeta.download(), dbeta, 1e-5, 1e-5);
-      // dgamma / dbeta are optional.
-      k::batchnorm_backward_cuda(sh, p, d_x.get(), d_y.get(), d_dy.get(), d_gamma.get(), d_mean.get(),
-                                 d_invstd.get(), d_dx.get(), nullptr, nullptr, nullptr);
-      check_close("dx without dgamma/dbeta", d_dx.download(), dx, 1e-4, 1e-5 * (1 + scale));
-    }
-  }
+TEST_CASE("cuda batchnorm backward: dgamma and dbeta are optional", "[cuda_ops][batchnorm]") {
+  // Tensors: x, y, dy, gamma, save_mean, save_invstd -> dx, dgamma, dbeta.
+  const k::BatchNormBackward c(k::BatchNormShape{4, 3, 5}, true);
+  const k::OpEntry dx_only = [](const k::OpCase& op, const k::OpArgs& a) {
+    const auto& b = k::as<k::BatchNormBackward>(op);
+    k::batchnorm_backward_cuda(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2), a.at<float>(3),
+                               a.at<float>(4), a.at<float>(5), a.at<float>(6), nullptr, nullptr, a.stream);
+  };
+  const std::vector<k::Values> inputs = c.make_inputs();
+  CHECK(k::run_on_device(c, dx_only, inputs)[6] == k::run_on_device(c, k::run_cuda, inputs)[6]);
 }
 
 TEST_CASE("cuda batchnorm is bitwise repeatable", "[cuda_ops][batchnorm]") {
-  const k::BatchNormShape sh{3, 4, 45};
-  k::BatchNormParams p;
-  p.relu = true;
-  const size_t count = size_t(sh.n) * sh.c * sh.hw;
-  const auto x = random_values(count, 21), dy = random_values(count, 22);
-  const auto gamma = shifted(random_values(sh.c, 23), 0.5f, 1.0f), beta = random_values(sh.c, 24);
+  const k::BatchNormTrainForward forward(k::BatchNormShape{3, 4, 45}, true);
+  const k::BatchNormBackward backward(forward.shape, true);
+  const std::vector<k::Values> fin = forward.make_inputs(), bin = backward.make_inputs();
   check_repeatable("batchnorm forward + backward", [&] {
-    BnForward f = bn_forward_cuda(sh, p, x, gamma, beta);
-    Dev<float> d_x(x), d_y(f.y), d_dy(dy), d_gamma(gamma), d_mean(f.mean), d_invstd(f.invstd), d_dx(count),
-        d_dgamma(size_t(sh.c)), d_dbeta(size_t(sh.c));
-    k::batchnorm_backward_cuda(sh, p, d_x.get(), d_y.get(), d_dy.get(), d_gamma.get(), d_mean.get(),
-                               d_invstd.get(), d_dx.get(), d_dgamma.get(), d_dbeta.get(), nullptr);
-    std::vector<float> all = f.y;
-    for (const auto& v : {f.mean, f.invstd, f.running_var, d_dx.download(), d_dgamma.download(), d_dbeta.download()})
-      all.insert(all.end(), v.begin(), v.end());
+    std::vector<double> all = cuda_results(forward, fin);
+    for (double v : cuda_results(backward, bin)) all.push_back(v);
     return all;
   });
 }
 
-// ---- elementwise ------------------------------------------------------------------------------
-TEST_CASE("cuda relu and residual add match the CPU exactly", "[cuda_ops][elementwise]") {
-  for (int64_t count : {int64_t(1), int64_t(255), int64_t(257), int64_t(10007)}) {
-    INFO("count " << count);
-    const auto a = random_values(count, 31), b = random_values(count, 32), dy = random_values(count, 33);
-    Dev<float> da(a), db(b), ddy(dy), out1(count), out2(count);
-    std::vector<float> w1(count), w2(count);
-
-    k::relu_forward_cpu<float>(count, a.data(), w1.data());
-    k::relu_forward_cuda(count, da.get(), out1.get(), nullptr);
-    CHECK(same_bits(out1.download(), w1));
-    k::relu_backward_cpu<float>(count, a.data(), dy.data(), w1.data());
-    k::relu_backward_cuda(count, da.get(), ddy.get(), out1.get(), nullptr);
-    CHECK(same_bits(out1.download(), w1));
-
-    for (bool relu : {false, true}) {
-      INFO("relu " << relu);
-      k::add_forward_cpu<float>(count, relu, a.data(), b.data(), w1.data());
-      k::add_forward_cuda(count, relu, da.get(), db.get(), out1.get(), nullptr);
-      CHECK(same_bits(out1.download(), w1));
-      k::add_backward_cpu<float>(count, relu, a.data(), dy.data(), w1.data(), w2.data());
-      k::add_backward_cuda(count, relu, da.get(), ddy.get(), out1.get(), out2.get(), nullptr);
-      CHECK(same_bits(out1.download(), w1));
-      CHECK(same_bits(out2.download(), w2));
-    }
-  }
-}
-
-// ---- pooling ----------------------------------------------------------------------------------
-TEST_CASE("cuda max-pool and global average pool match the CPU", "[cuda_ops][pooling]") {
-  std::vector<k::PoolShape> shapes = elr::testing::pool_cases();
-  for (k::PoolShape s : {k::PoolShape{2, 3, 9, 11}, k::PoolShape{1, 64, 6, 6}, k::PoolShape{3, 5, 1, 1},
-                         k::PoolShape{2, 7, 15, 4}})
-    shapes.push_back(s);
-  for (const auto& sh : shapes) {
-    INFO(elr::testing::case_name(sh));
-    const size_t in = size_t(sh.n) * sh.c * sh.h * sh.w, out = size_t(sh.n) * sh.c * (sh.h / 2) * (sh.w / 2);
-    const size_t planes = size_t(sh.n) * sh.c;
-    const auto x = quantized(in, 51, 3.0f);  // many ties: the first maximum must win
-    const auto dy = random_values(out, 52), dyg = random_values(planes, 53);
-
-    std::vector<float> y(out), dx(in);
-    std::vector<int32_t> argmax(out);
-    k::maxpool2x2_forward_cpu<float>(sh, x.data(), y.data(), argmax.data());
-    k::maxpool2x2_backward_cpu<float>(sh, argmax.data(), dy.data(), dx.data());
-    Dev<float> d_x(x), d_y(out), d_dy(dy), d_dx(in);
-    Dev<int32_t> d_arg(out);
-    if (out > 0) k::maxpool2x2_forward_cuda(sh, d_x.get(), d_y.get(), d_arg.get(), nullptr);
-    CHECK(same_bits(d_y.download(), y));
-    CHECK(same_bits(d_arg.download(), argmax));
-    d_arg.upload(argmax);
-    k::maxpool2x2_backward_cuda(sh, d_arg.get(), d_dy.get(), d_dx.get(), nullptr);
-    CHECK(same_bits(d_dx.download(), dx));
-
-    std::vector<float> g(planes), gdx(in);
-    k::global_avgpool_forward_cpu<float>(sh, x.data(), g.data());
-    k::global_avgpool_backward_cpu<float>(sh, dyg.data(), gdx.data());
-    Dev<float> d_g(planes), d_dyg(dyg);
-    k::global_avgpool_forward_cuda(sh, d_x.get(), d_g.get(), nullptr);
-    k::global_avgpool_backward_cuda(sh, d_dyg.get(), d_dx.get(), nullptr);
-    const auto got_g = d_g.download();
-    bool all_zero = true;
-    for (float v : g) all_zero &= v == 0;
-    if (!all_zero) check_close("avgpool y", got_g, g, 1e-6, 1e-7);
-    check_close("avgpool dx", d_dx.download(), gdx, 1e-6, 1e-7);
-  }
-}
-
 // ---- softmax cross-entropy ----------------------------------------------------------------------
-TEST_CASE("cuda softmax cross-entropy matches the CPU", "[cuda_ops][cross_entropy]") {
-  std::vector<k::CrossEntropyShape> shapes = elr::testing::cross_entropy_cases();
-  for (k::CrossEntropyShape s : {k::CrossEntropyShape{37, 10}, k::CrossEntropyShape{300, 7},
-                                 k::CrossEntropyShape{3, 100}, k::CrossEntropyShape{2, 33}})
-    shapes.push_back(s);
-  for (const auto& sh : shapes) {
-    INFO(elr::testing::case_name(sh));
-    const size_t count = size_t(sh.n) * sh.classes;
-    std::vector<float> logits = quantized(count, 61, 2.0f);  // ties between classes
-    for (float& z : logits) z *= 4.0f;
-    std::vector<int32_t> labels(sh.n);
-    const auto r = random_values(sh.n, 62);
-    for (int i = 0; i < sh.n; ++i) labels[i] = int32_t((r[i] + 1.0f) * 0.5f * sh.classes) % sh.classes;
-    // Make some rows correct so the count is not trivially zero.
-    for (int i = 0; i < sh.n; i += 3) logits[size_t(i) * sh.classes + labels[i]] = 9.0f;
-
-    float loss = 0;
-    int64_t correct = -1;
-    std::vector<float> probs(count), dlogits(count);
-    k::cross_entropy_forward_cpu<float>(sh, logits.data(), labels.data(), &loss, probs.data(), &correct);
-    k::cross_entropy_backward_cpu<float>(sh, probs.data(), labels.data(), 0.7f, dlogits.data());
-
-    Dev<float> d_logits(logits), d_loss(1), d_probs(count), d_dlogits(count);
-    Dev<int32_t> d_labels(labels);
-    Dev<int64_t> d_correct(1);
-    k::cross_entropy_forward_cuda(sh, d_logits.get(), d_labels.get(), d_loss.get(), d_probs.get(), d_correct.get(),
-                                  nullptr);
-    check_close("loss", d_loss.download(), std::vector<float>{loss}, 1e-5, 1e-6, sh.classes == 1);
-    CHECK(d_correct.download()[0] == correct);
-    check_close("probs", d_probs.download(), probs, 1e-5, 1e-7);
-    d_probs.upload(probs);
-    k::cross_entropy_backward_cuda(sh, d_probs.get(), d_labels.get(), 0.7f, d_dlogits.get(), nullptr);
-    check_close("dlogits", d_dlogits.download(), dlogits, 1e-5, 1e-8, sh.classes == 1);
-
-    // A label out of range makes the loss NaN instead of reading out of bounds.
-    std::vector<int32_t> bad = labels;
-    bad[sh.n - 1] = sh.classes;
-    d_labels.upload(bad);
-    k::cross_entropy_forward_cuda(sh, d_logits.get(), d_labels.get(), d_loss.get(), d_probs.get(), nullptr, nullptr);
-    CHECK(std::isnan(d_loss.download()[0]));
-  }
+TEST_CASE("cuda cross-entropy: a label out of range makes the loss NaN", "[cuda_ops][cross_entropy]") {
+  // Tensors: logits, labels -> loss, probs, correct.
+  const k::CrossEntropyForward c(k::CrossEntropyShape{37, 10});
+  std::vector<k::Values> inputs = c.make_inputs();
+  inputs[1].back() = c.shape.classes;
+  CHECK(std::isnan(k::run_on_device(c, k::run_cuda, inputs)[2][0]));
 }
 
 TEST_CASE("cuda cross-entropy loss and count are bitwise repeatable", "[cuda_ops][cross_entropy]") {
-  const k::CrossEntropyShape sh{70, 10};
-  const auto logits = random_values(size_t(sh.n) * sh.classes, 71);
-  std::vector<int32_t> labels(sh.n);
-  for (int i = 0; i < sh.n; ++i) labels[i] = (i * 7) % sh.classes;
-  check_repeatable("cross-entropy forward", [&] {
-    Dev<float> d_logits(logits), d_loss(1), d_probs(logits.size());
-    Dev<int32_t> d_labels(labels);
-    Dev<int64_t> d_correct(1);
-    k::cross_entropy_forward_cuda(sh, d_logits.get(), d_labels.get(), d_loss.get(), d_probs.get(), d_correct.get(),
-                                  nullptr);
-    std::vector<float> out = d_probs.download();
-    out.push_back(d_loss.download()[0]);
-    out.push_back(float(d_correct.download()[0]));
-    return out;
-  });
+  const k::CrossEntropyForward c(k::CrossEntropyShape{70, 10});
+  const std::vector<k::Values> inputs = c.make_inputs();
+  check_repeatable("cross-entropy forward", [&] { return cuda_results(c, inputs); });
 }
 
 // ---- multi-tensor statistics and SGD ------------------------------------------------------------
@@ -401,90 +234,19 @@ struct TensorSet {
   }
 };
 
-const std::vector<int64_t> kTensorSizes = {1, 4095, 4096, 4097, 0, 33, 12289, 70000};
-
-std::vector<double> stats_as_doubles(const std::vector<k::TensorStats>& s) {
-  std::vector<double> out;
-  for (const auto& t : s) out.insert(out.end(), {t.w2, t.g2, t.gw, t.v2});
-  return out;
-}
-
-std::vector<k::TensorStats> run_tensor_stats(TensorSet& set) {
-  k::MultiTensorList list = k::make_multi_tensor_list(set.descs.data(), int(set.descs.size()));
-  Dev<k::TensorStats> stats(set.descs.size());
-  k::tensor_stats_cuda(list, stats.get(), nullptr);
-  auto out = stats.download();
-  k::free_multi_tensor_list(list);
-  return out;
-}
-
-TEST_CASE("cuda multi-tensor statistics match the CPU", "[cuda_ops][stats]") {
-  for (bool momentum : {false, true}) {
-    INFO("momentum buffers " << momentum);
-    TensorSet set(kTensorSizes, momentum, 100);
-    const auto got = run_tensor_stats(set);
-    std::vector<k::TensorStats> want;
-    for (size_t t = 0; t < set.sizes.size(); ++t)
-      want.push_back(k::tensor_stats_cpu(set.sizes[t], set.w[t].data(), set.g[t].data(),
-                                         momentum ? set.v[t].data() : nullptr));
-    // Both sum in double, in different orders: agreement to ~1e-13 relative.
-    check_close("stats", stats_as_doubles(got), stats_as_doubles(want), 1e-12, 1e-300);
-  }
-  // An empty list launches nothing.
+TEST_CASE("cuda multi-tensor statistics: an empty list launches nothing", "[cuda_ops][stats]") {
   k::MultiTensorList empty = k::make_multi_tensor_list(nullptr, 0);
   k::tensor_stats_cuda(empty, nullptr, nullptr);
   k::free_multi_tensor_list(empty);
 }
 
 TEST_CASE("cuda multi-tensor statistics are bitwise repeatable", "[cuda_ops][stats]") {
-  TensorSet set({4097, 9000, 70000, 5}, true, 200);
-  check_repeatable("tensor statistics", [&] { return stats_as_doubles(run_tensor_stats(set)); });
+  const k::TensorStatsCase c({4097, 9000, 70000, 5}, "repeat");
+  const std::vector<k::Values> inputs = c.make_inputs();
+  check_repeatable("tensor statistics", [&] { return cuda_results(c, inputs); });
 }
 
-TEST_CASE("cuda SGD matches sgd_update_cpu", "[cuda_ops][sgd]") {
-  struct Case {
-    float momentum, wd;
-    bool nesterov, first, per_tensor_lr;
-  };
-  for (const Case& c : {Case{0, 0, false, true, false}, Case{0, 5e-4f, false, false, true},
-                        Case{0.9f, 5e-4f, false, true, false}, Case{0.9f, 5e-4f, false, false, true},
-                        Case{0.9f, 0, true, false, true}}) {
-    INFO("momentum " << c.momentum << " wd " << c.wd << " nesterov " << c.nesterov << " first " << c.first
-                     << " per-tensor lr " << c.per_tensor_lr);
-    const bool momentum = c.momentum != 0;
-    TensorSet set(kTensorSizes, momentum, 300);
-    std::vector<double> lrs;
-    for (size_t t = 0; t < set.sizes.size(); ++t) lrs.push_back(0.05 + 0.01 * double(t));
-    k::SgdParams p;
-    p.lr = 0.1f;
-    p.momentum = c.momentum;
-    p.weight_decay = c.wd;
-    p.nesterov = c.nesterov;
-    p.first_step = c.first;
-
-    k::MultiTensorList list = k::make_multi_tensor_list(set.descs.data(), int(set.descs.size()));
-    Dev<double> d_lrs(lrs), d_dw2(set.sizes.size());
-    k::sgd_update_cuda(list, p, c.per_tensor_lr ? d_lrs.get() : nullptr, d_dw2.get(), nullptr);
-    const auto dw2 = d_dw2.download();
-    k::free_multi_tensor_list(list);
-
-    for (size_t t = 0; t < set.sizes.size(); ++t) {
-      INFO("tensor " << t << " of " << set.sizes[t] << " elements");
-      k::SgdParams pt = p;
-      if (c.per_tensor_lr) pt.lr = float(lrs[t]);
-      if (set.sizes[t] == 0) {
-        CHECK(dw2[t] == 0.0);
-        continue;
-      }
-      std::vector<float> w = set.w[t], v = set.v[t];
-      const double want_dw2 = k::sgd_update_cpu(set.sizes[t], pt, w.data(), set.g[t].data(),
-                                                momentum ? v.data() : nullptr);
-      check_close("w", set.dw[t]->download(), w, 1e-6, 1e-9);
-      if (momentum) check_close("v", set.dv[t]->download(), v, 1e-6, 1e-9);
-      check_close("dw2", std::vector<double>{dw2[t]}, std::vector<double>{want_dw2}, 1e-5, 1e-30);
-    }
-  }
-  // Momentum without buffers is refused on the host.
+TEST_CASE("cuda SGD: momentum without buffers is refused on the host", "[cuda_ops][sgd]") {
   TensorSet plain({10}, false, 400);
   k::MultiTensorList list = k::make_multi_tensor_list(plain.descs.data(), 1);
   k::SgdParams p;
@@ -495,21 +257,13 @@ TEST_CASE("cuda SGD matches sgd_update_cpu", "[cuda_ops][sgd]") {
 }
 
 TEST_CASE("cuda SGD |dW|^2 and weights are bitwise repeatable", "[cuda_ops][sgd]") {
-  check_repeatable("sgd", [] {
-    TensorSet set({4097, 70000, 3}, true, 500);
-    k::MultiTensorList list = k::make_multi_tensor_list(set.descs.data(), 3);
-    k::SgdParams p;
-    p.momentum = 0.9f;
-    p.weight_decay = 1e-4f;
-    p.first_step = false;
-    Dev<double> dw2(3);
-    k::sgd_update_cuda(list, p, nullptr, dw2.get(), nullptr);
-    std::vector<double> out = dw2.download();
-    for (int t = 0; t < 3; ++t)
-      for (float x : set.dw[t]->download()) out.push_back(x);
-    k::free_multi_tensor_list(list);
-    return out;
-  });
+  k::SgdParams p;
+  p.momentum = 0.9f;
+  p.weight_decay = 1e-4f;
+  p.first_step = false;
+  const k::SgdCase c({4097, 70000, 3}, "repeat", p);
+  const std::vector<k::Values> inputs = c.make_inputs();
+  check_repeatable("sgd", [&] { return cuda_results(c, inputs); });
 }
 
 // ---- LR control -------------------------------------------------------------------------------

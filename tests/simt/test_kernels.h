@@ -34,5 +34,31 @@ void shuffle_after_exit(const float* x, float* y, int threads, cudaStream_t s);
 void divergent_barrier(float* y, int threads, cudaStream_t s);
 // Lane 0 shuffles with lane 1 while lane 1 waits at __syncthreads.
 void warp_barrier_deadlock(float* y, cudaStream_t s);
+// sums[i] += x[i] (the test orders it wrongly after the upload of sums).
+void accumulate(float* sums, const float* x, int n, cudaStream_t s);
+// out[b] = sum of block b's 256 values of x by a shared-memory tree; without the barrier between
+// steps, a read races with the write of the step before.
+void tree_sum(const float* x, float* out, int blocks, bool with_barrier, cudaStream_t s);
+// 64 threads read 64 shared floats of which only the first 32 were written.
+void uninitialized_shared(float* y, cudaStream_t s);
+// y[t] = 1 + t's warp, published by lane 0 through shared memory; without the __syncwarp the
+// other lanes' reads race with lane 0's write.
+void warp_broadcast(float* y, bool with_syncwarp, cudaStream_t s);
+// Writes y[0..n], one float past the end of y[n].
+void off_by_one(float* y, int n, cudaStream_t s);
+// 64 threads of one launch all write y[0].
+void same_element(float* y, cudaStream_t s);
+// A block of 2048 threads, twice the limit.
+void fill_2048_threads(float* y, cudaStream_t s);
+// A kernel with __launch_bounds__(128), launched with `threads` threads.
+void bounded_fill(float* y, int threads, cudaStream_t s);
+// out[0] = sum of x[0..count) staged in count * 4 bytes of dynamic shared memory; above 48 KB it
+// needs opt_in_dynamic_shared first (cudaFuncSetAttribute).
+void dynamic_shared_sum(const float* x, float* out, int count, cudaStream_t s);
+cudaError_t opt_in_dynamic_shared(int bytes);
+#if !defined(__CUDACC__)
+// 64 KB of static __shared__ memory, which nvcc refuses to compile (so only the CPU build has it).
+void big_static_shared(float* y, cudaStream_t s);
+#endif
 
 }  // namespace elr::simt_tests

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "kernels/simt/control.h"
+#include "tests/simt/expect_fault.h"
+#include "tests/simt/schedule_scope.h"
 #include "tests/simt/test_kernels.h"
 #include "tests/simt/test_support.h"
 
@@ -20,28 +22,6 @@ using elr::simt::KernelError;
 using elr::simt::Schedule;
 
 namespace {
-
-// Sets the schedule and worker count for one scope, restoring the previous ones after.
-class ScheduleScope {
- public:
-  ScheduleScope(const std::string& schedule, int workers)
-      : saved_(elr::simt::current_schedule()), saved_workers_(elr::simt::num_workers()) {
-    elr::simt::set_schedule(Schedule::parse(schedule));
-    elr::simt::set_num_workers(workers);
-  }
-  ~ScheduleScope() {
-    elr::simt::set_schedule(saved_);
-    elr::simt::set_num_workers(saved_workers_);
-  }
-
- private:
-  Schedule saved_;
-  int saved_workers_;
-};
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 std::vector<float> run_block_sum(const std::vector<float>& x, int blocks, int threads) {
   DeviceBuffer dx(x), partial(static_cast<size_t>(blocks));
@@ -67,22 +47,6 @@ std::vector<float> run_axpy(const std::vector<float>& x, std::vector<float> y) {
   DeviceBuffer dx(x), dy(y);
   axpy(0.75f, dx.get(), dy.get(), int(x.size()), nullptr);
   return dy.download();
-}
-
-// Runs `launch` and returns the KernelError it throws; fails the test when nothing is thrown.
-template <class F>
-KernelError expect_fault(F launch) {
-  try {
-    launch();
-  } catch (const KernelError& e) {
-    return e;
-  }
-  FAIL("the planted bug was not detected");
-  return KernelError(Fault::BadLaunch, "");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace
@@ -169,7 +133,7 @@ TEST_CASE("correct kernels are bitwise equal across schedules and worker counts"
   }
 }
 
-TEST_CASE("a missing __syncthreads changes results between schedules", "[simt][planted]") {
+TEST_CASE("a missing __syncthreads changes results between schedules, and racecheck reports it", "[simt][planted]") {
   const int n = 200, threads = 64;
   auto x = random_values(n, 10);
   std::vector<float> want(n);
@@ -187,17 +151,25 @@ TEST_CASE("a missing __syncthreads changes results between schedules", "[simt][p
   // The correct kernel matches the reference under both schedules...
   CHECK(bitwise_equal(run("forward", true), want));
   CHECK(bitwise_equal(run("reverse", true), want));
-  // ...the planted race does not, and the two schedules disagree.
+  if (elr::simt::checks().racecheck) {  // ...the planted race is reported where the checks run...
+    KernelError e = expect_fault([&] { run("random:2", false); });
+    INFO(e.what());
+    // ...as a read-after-write hazard, or as a read of a slot no thread has written yet.
+    CHECK((e.fault() == Fault::SharedRace || e.fault() == Fault::UninitializedRead));
+    CHECK(contains(e.what(), " in kernel 'reverse_chunks_kernel'"));
+    return;
+  }
+  // ...and elsewhere its results are wrong, and the two schedules disagree.
   auto forward = run("forward", false), reverse = run("reverse", false);
   CHECK_FALSE(bitwise_equal(forward, reverse));
   CHECK((!bitwise_equal(forward, want) || !bitwise_equal(reverse, want)));
 }
 
 TEST_CASE("a return before __syncthreads is reported with its call site", "[simt][planted]") {
-  DeviceBuffer x(64), y(64);
+  DeviceBuffer x(random_values(64, 14)), y(64);
   KernelError e = expect_fault([&] { early_return(x.get(), y.get(), 40, 64, nullptr); });
   CHECK(e.fault() == Fault::ExitAtBarrier);
-  CHECK(contains(e.what(), "early_return_kernel"));
+  CHECK(contains(e.what(), "synccheck: thread exited while others wait at a barrier in kernel 'early_return_kernel'"));
   CHECK(contains(e.what(), "planted_bugs.cu:"));
   CHECK(contains(e.what(), "24 thread(s) exited"));
   // The layer keeps working after a fault.
@@ -220,12 +192,13 @@ TEST_CASE("a shuffle mask naming an absent lane is reported", "[simt][planted]")
   // ...and caught with a partial warp.
   KernelError e = expect_fault([&] { full_mask_reduce(x.get(), y.get(), 48, nullptr); });
   CHECK(e.fault() == Fault::BadWarpMask);
+  CHECK(contains(e.what(), "synccheck: bad warp mask"));
   CHECK(contains(e.what(), "names lane 16, but warp 1 has only 16 thread(s)"));
   CHECK(contains(e.what(), "__shfl_down_sync"));
 }
 
 TEST_CASE("a shuffle mask naming an exited lane is reported", "[simt][planted]") {
-  DeviceBuffer x(64), y(64);
+  DeviceBuffer x(random_values(64, 15)), y(64);
   KernelError e = expect_fault([&] { shuffle_after_exit(x.get(), y.get(), 64, nullptr); });
   CHECK(e.fault() == Fault::BadWarpMask);
   CHECK(contains(e.what(), "exited"));
@@ -236,6 +209,7 @@ TEST_CASE("threads waiting at different barriers are reported", "[simt][planted]
   KernelError e = expect_fault([&] { divergent_barrier(y.get(), 64, nullptr); });
   INFO(e.what());
   CHECK(e.fault() == Fault::DivergentBarrier);
+  CHECK(contains(e.what(), "synccheck: divergent barrier in kernel 'divergent_barrier_kernel'"));
   CHECK(contains(e.what(), "32 thread(s) waiting at __syncthreads (" ));
 }
 
@@ -349,6 +323,7 @@ TEST_CASE("emulated device memory and launch checks behave like the runtime", "[
   DeviceBuffer y(4);
   KernelError e = expect_fault([&] { axpy(1.0f, y.get(), y.get(), 0, nullptr); });  // grid of 0 blocks
   CHECK(e.fault() == Fault::BadLaunch);
+  CHECK(contains(e.what(), "launch limits: bad launch of kernel 'axpy_kernel'"));
   CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
   int count = 0;
   CHECK(cudaGetDeviceCount(&count) == cudaSuccess);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,6 +81,10 @@ inline ChannelStats reference_channel_stats(const std::vector<float>& x, int n, 
     r.var[size_t(ch)] = q / count - r.mean[size_t(ch)] * r.mean[size_t(ch)];
   }
   return r;
+}
+
+inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // Largest |got - want| / (1 + |want|) over all elements.

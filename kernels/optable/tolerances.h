@@ -1,8 +1,10 @@
-// Every tolerance the tests compare results with, in one table, looked up by tensor name.
+// Every tolerance results are compared with, in one table, looked up by tensor name: the fixture
+// tests name tensors "<op>.case<i>.<output>" (tests/fixtures), the op-case table
+// "<op>.<case name>.<output>" (OpCase::tolerance_key), so one rule serves both.
 //
 // A value passes when |actual - expected| <= atol * sqrt(reduction length) + rtol * |expected|
 // (the caller passes the length of the sum behind each output: fp32 rounding grows with it), and
-// the whole tensor passes when it also keeps sum (a - e)^2 / sum e^2 <= nmse.
+// the whole tensor passes when it also keeps sum (a - e)^2 / sum e^2 <= nmse (check.h).
 //
 // Rules are glob patterns ('*' matches any run of characters, dots included); the FIRST match
 // wins, so specific rules come before general ones and the last rule "*" is the default. The
@@ -13,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace elr::testing {
+namespace elr::kernels {
 
 struct Tolerance {
   double atol = 1e-6;   // per unit of sqrt(reduction length)
@@ -35,17 +37,21 @@ inline const std::vector<ToleranceRule>& tolerance_rules() {
       // Pure selections: no arithmetic, so no rounding.
       {"relu.*", {0.0, 0.0, 0.0}},
       {"maxpool2d.*", {0.0, 0.0, 0.0}},
-      // Sums of squares in double of identical fp32 inputs; only summation order differs.
-      {"tensor_stats.*", {0.0, 1e-12, 1e-20}},
+      // Sums of squares in double of identical fp32 inputs; only summation order differs, which over
+      // the millions of values of a benchmarked net moves them by ~1e-12 relative.
+      {"tensor_stats.*", {0.0, 1e-10, 1e-18}},
       // |update|^2 in the fixture is measured as the fp32 weight difference: a few ulps of w.
       {"sgd.*.update2_*", {0.0, 3e-5, 1e-9}},
       {"sgd.*", {1e-7, 1e-6, 1e-12}},
-      // BN backward subtracts two reductions of similar size; the batch variance cancels too.
-      {"batchnorm_train.*.dx", {1e-6, 2e-5, 1e-10}},
+      // BN backward subtracts two reductions of similar size; the batch variance cancels too, and
+      // with two values per channel dx is almost all cancellation (~1e-4 relative in fp32).
+      {"batchnorm_train.*.dx", {1e-6, 2e-5, 1e-8}},
       {"batchnorm_train.*.running_var", {1e-6, 1e-5, 1e-10}},
       {"batchnorm_*", {1e-6, 1e-5, 1e-10}},
-      {"conv2d.*", {1e-6, 1e-5, 1e-10}},
-      {"linear.*", {1e-6, 1e-5, 1e-10}},
+      // An fp32 sum of K products drifts by up to ~u*K (its partial sums grow along the way): at the
+      // benchmarks' K = 9 * 512, inputs in [-1, 1], that reaches about a fifth of this bound.
+      {"conv2d.*", {1e-5, 1e-5, 1e-10}},
+      {"linear.*", {1e-5, 1e-5, 1e-10}},
       {"global_avgpool.*", {1e-7, 1e-6, 1e-12}},
       {"cross_entropy.*", {1e-7, 1e-5, 1e-10}},
       // Training runs (train_tiny.bin, train_plain6.bin): errors compound over the steps.
@@ -87,4 +93,4 @@ inline const ToleranceRule& tolerance_rule_for(const std::string& name) {
   return tolerance_rules().back();  // unreachable while the table ends with "*"
 }
 
-}  // namespace elr::testing
+}  // namespace elr::kernels
