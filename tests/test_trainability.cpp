@@ -250,7 +250,7 @@ TEST_CASE("trainability: presets fill the options not given, and each warm-up re
     CHECK(fixed["epochs"] == 0.5);
     CHECK(fixed["warmup_steps"] == 400);
   }
-  const Outcome o = run_elrscope("trainability --warmups 'none linear low-lr critical-warmup max-elr-warmup' --steps 2 "
+  const Outcome o = run_elrscope("trainability --warmups 'none linear low-lr critical-warmup max-elr-warmup' --steps 4 "
                                  "--warmup 4 --warmup-lr 0.02 --width 2 --lrs 0.4 " + one_point + "--out '" + dir +
                                  "/warmups'");
   INFO(o.output);
