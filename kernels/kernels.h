@@ -249,15 +249,21 @@ void tensor_stats_cuda(const MultiTensorList& list, TensorStats* stats, Stream s
 
 // Per-layer learning rates from the statistics on the device: the rule of kernels/lr_control_rule.h,
 // which LrController::decide (optim/lr_control.cpp) runs on the host. The kinds of LR control
-// (--lr-control none | critical-warmup | uniform-elr | lars), for host and device alike.
-enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3 };
+// (--lr-control none | critical-warmup | uniform-elr | lars | max-elr-warmup), for host and device alike.
+enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3, MaxElrWarmup = 4 };
 constexpr uint8_t kLayerScaleInvariant = 1;  // layer_flags bits
 constexpr uint8_t kLayerLarsWeight = 2;      // a weight LARS rescales (conv, linear, classifier .weight)
 struct LrControlArgs {
   LrControlKind kind = LrControlKind::None;
-  double target_lr = 0;  // scheduled_lr(schedule, step)
-  double base_lr = 0;    // schedule.lr
+  double target_lr = 0;    // scheduled_lr(schedule, step)
+  int64_t step_index = 0;  // the step, when there is no device step counter
+  double base_lr = 0;      // schedule.lr
   double lars_trust = 0.001;
+  // uniform-elr: the reference set at the first step is lr x the smallest e (else the median e);
+  // the target's 1/E^2 grows by elr_growth per step (0: a constant target), down to elr_floor
+  // (kernels/lr_control_rule.h).
+  bool reference_min_e = false;
+  double elr_growth = 0, elr_floor = 0;
   // A step that replays as a CUDA graph cannot take the scheduled LR from the host: when set, the
   // kernel reads it as schedule[min(*step, schedule_steps - 1)] (device table and step counter).
   const double* schedule = nullptr;

@@ -83,7 +83,8 @@ TEST_CASE("cli: every train option reaches config.json, and config.json reads ba
       "train", "--model", "resnet", "--depth", "20", "--width", "8", "--dataset", "synthetic", "--data-dir", "/tmp",
       "--synthetic-size", "100", "--image-size", "32", "--data-threads", "3", "--skip-corrupt", "--batch", "32",
       "--steps", "7", "--lr", "0.5", "--momentum", "0.5", "--nesterov",
-      "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--lr-control", "uniform-elr", "--target-elr", "0.2",
+      "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--warmup-lr", "0.05", "--lr-control", "uniform-elr",
+      "--target-elr", "0.2", "--target-elr-rule", "step0", "--bn-recalibrate", "3",
       "--seed", "9", "--log-every", "2", "--out", "/tmp/x", "--device", "cuda:1", "--tf32", "--no-cuda-graph",
       "--threads", "2", "--augment", "1", "--on-divergence", "continue", "--divergence-loss", "50",
       "--checkpoint-every", "4", "--no-eval", "--quiet", "--sync-bn", "--bn-groups", "2"};

@@ -176,6 +176,10 @@ TEST_CASE("data parallel: a run that cannot be spread over the ranks is refused 
   c.bn_groups = 1;
   c.device = Device::parse("cuda:1");
   CHECK_THROWS_WITH(check_rank_layout(c, 2), Catch::Contains("--device cuda"));
+  c.device = Device::parse("cpu");
+  c.bn_recalibrate = 3;
+  CHECK_NOTHROW(check_rank_layout(c, 1));
+  CHECK_THROWS_WITH(check_rank_layout(c, 2), Catch::Contains("--bn-recalibrate: only in a run of one process"));
 
   // Settings that differ in anything config.json records hash apart.
   TrainConfig a, b;

@@ -34,6 +34,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(register_train_command(app));
   commands.push_back(register_bench_command(app));
   commands.push_back(register_sweep_command(app));
+  commands.push_back(register_trainability_command(app));
   commands.push_back(register_report_command(app));
   commands.push_back(register_explode_command(app));
   commands.push_back(register_ode_command(app));

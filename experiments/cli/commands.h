@@ -18,5 +18,6 @@ Command register_ode_command(CLI::App& parent);      // cli_ode.cpp
 Command register_sweep_command(CLI::App& parent);    // cli_sweep.cpp
 Command register_report_command(CLI::App& parent);   // cli_report.cpp
 Command register_bench_command(CLI::App& parent);    // cli_bench.cpp
+Command register_trainability_command(CLI::App& parent);  // trainability_command.cpp
 
 }  // namespace elr

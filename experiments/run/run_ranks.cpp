@@ -14,6 +14,9 @@ void check_rank_layout(const TrainConfig& cfg, int ranks) {
     throw UserError(fmt::format(
         "--batch: the global batch of {} does not split into {} equal shares, one per rank: use a multiple of {}",
         cfg.batch, ranks, ranks));
+  // Rank 0 evaluates alone: a re-estimation of the BN statistics there could not run synchronized BN.
+  if (cfg.bn_recalibrate > 0)
+    throw UserError(fmt::format("--bn-recalibrate: only in a run of one process, not of {} ranks", ranks));
   const int64_t share = cfg.batch / ranks;
   if (!cfg.sync_bn && share < 2)
     throw UserError(fmt::format(

@@ -128,6 +128,12 @@ void extend_run(nlohmann::json& config, const std::string& dir, const ScheduleCo
 
 }  // namespace
 
+void recalibrate_batch_norm(Module& model, DataLoader& loader, int64_t batches, Device device) {
+  autograd::NoGradGuard no_grad;
+  model.train(true);
+  for (int64_t b = 0; b < batches; ++b) model.forward(loader.next().images.to(device));
+}
+
 bool is_logged_step(int64_t step, int64_t log_every, int64_t total_steps) {
   if (step == total_steps - 1) return true;
   if (log_every > 0) return step % log_every == 0;
@@ -171,8 +177,6 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
 
   const Normalization norm = channel_normalization(data.train);
   const bool augment = cfg.augment < 0 ? augmented_by_default(cfg.dataset) : cfg.augment > 0;
-  if (data.train.size() < cfg.batch)
-    throw UserError(fmt::format("--batch: {} is larger than the training set ({} images)", cfg.batch, data.train.size()));
   // Every rank reads the same global batches (the 1-process run's order) and takes its share of each.
   DataLoader loader(data.train, cfg.batch, cfg.seed, true, augment, true, norm);
   const int64_t total = cfg.steps > 0 ? cfg.steps
@@ -206,14 +210,8 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
 
   std::vector<Parameter*> plist = model->parameters();
   Sgd sgd(plist, SgdConfig{cfg.momentum, cfg.weight_decay, cfg.nesterov});
-  ScheduleConfig sched;
-  sched.kind = cfg.schedule;
-  sched.lr = cfg.lr;
-  sched.total_steps = total;
-  sched.warmup_steps = cfg.warmup_steps;
-  LrControlConfig ctrl;
-  ctrl.kind = cfg.lr_control;
-  ctrl.target_elr = cfg.target_elr;
+  const ScheduleConfig sched = schedule_config(cfg, total);
+  const LrControlConfig ctrl = lr_control_config(cfg);
 
   // A new run starts from step 0 in a folder of its own; --resume continues from the checkpoint,
   // which every rank loads.
@@ -367,6 +365,10 @@ TrainResult train(const TrainConfig& cfg, const StepHook& hook) {
       if (!root) return;
       if (cfg.evaluate && !result.diverged && !result.interrupted_by) {
         PhaseLine line("evaluating on the test set", cfg.progress);
+        if (cfg.bn_recalibrate > 0) {  // after the last checkpoint: the run's own statistics stay in it
+          DataLoader batches(data.train, cfg.batch, cfg.seed + 1, true, augment, true, norm);
+          recalibrate_batch_norm(*model, batches, cfg.bn_recalibrate, device);
+        }
         result.test_accuracy = evaluate(*model, data.test, norm, 1000, device);
       }
       write_run_summary(dir + "/summary.json", run_summary(result, total));

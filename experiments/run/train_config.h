@@ -45,8 +45,10 @@ struct TrainConfig {
   double weight_decay = 0.0;
   ScheduleKind schedule = ScheduleKind::Cosine;  // cosine: to 0 over the run
   int64_t warmup_steps = 0;
+  double warmup_lr = 0.0;                 // > 0: constant lr during the warm-up (else linear)
   LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0.0;
+  TargetElrRule target_elr_rule = TargetElrRule::Model;
   uint64_t seed = 0;
   int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
   std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
@@ -56,6 +58,7 @@ struct TrainConfig {
   int threads = 0;                        // 0: all cores
   int augment = -1;                       // -1: on for CIFAR and imagefolder, off otherwise
   bool evaluate = true;                   // test accuracy at the end
+  int64_t bn_recalibrate = 0;             // > 0: BN statistics from this many training batches first
   OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first divergence
   double divergence_loss = 0;             // a loss above it is a divergence; 0: kDivergenceLossFactor x ln(classes)
   bool progress = true;                   // progress line on stderr
@@ -187,13 +190,24 @@ void for_each_train_option(Config& c, Visit&& visit) {
   visit(O("--nesterov", "nesterov", "Nesterov momentum"), c.nesterov);
   visit(O("--wd", "weight_decay", "weight decay (L2, added to the gradient)").non_negative(), c.weight_decay);
   visit(O("--schedule", "schedule", "constant | step (x0.1 at 50% and 75%) | cosine"), c.schedule);
-  visit(O("--warmup", "warmup_steps", "linear warm-up steps").non_negative(), c.warmup_steps);
+  visit(O("--warmup", "warmup_steps", "warm-up steps (linear from lr/N to lr, or at --warmup-lr)").non_negative(),
+        c.warmup_steps);
+  visit(O("--warmup-lr", "warmup_lr",
+          "constant lr during the --warmup steps (0: the linear ramp; the ResNet paper: 0.01 for 400 steps)")
+            .non_negative()
+            .optional(),
+        c.warmup_lr);
   visit(O("--lr-control", "lr_control",
-          "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | uniform-elr (per-layer lr = "
-          "target ELR / e) | lars (trust ratio)"),
+          "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | max-elr-warmup (lr = min(schedule, "
+          "1/e_max)) | uniform-elr (per-layer lr = target ELR / e) | lars (trust ratio)"),
         c.lr_control);
-  visit(O("--target-elr", "target_elr", "uniform-elr target (0: lr x the median layer's e at step 0)").non_negative(),
+  visit(O("--target-elr", "target_elr", "uniform-elr target ELR (0: set by --target-elr-rule)").non_negative(),
         c.target_elr);
+  visit(O("--target-elr-rule", "target_elr_rule",
+          "uniform-elr target without --target-elr: model (E0 = lr x the smallest e at step 0, then 1/sqrt(1/E0^2 + "
+          "2t/(1-momentum)^2), not below sqrt(2 lr wd (1-momentum))) | step0 (lr x the median e at step 0, held)")
+            .optional(),
+        c.target_elr_rule);
   visit(O("--seed", "seed", "seed of initialization, data order and augmentation (0 or more)"), c.seed);
   visit(O("--log-every", "log_every",
           "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
@@ -247,6 +261,13 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .not_trajectory(),
         c.checkpoint_every);
   visit(O("!--no-eval", "evaluate", "skip the test-set evaluation").not_trajectory(), c.evaluate);
+  visit(O("--bn-recalibrate", "bn_recalibrate",
+          "before the test pass, N training batches through the final weights in training mode (no update), so "
+          "that the BN running statistics are the final weights' (0: those gathered during training, as PyTorch)")
+            .non_negative()
+            .optional()
+            .not_trajectory(),
+        c.bn_recalibrate);
   visit(O("!--quiet", nullptr, "no progress line"), c.progress);
 }
 
@@ -257,10 +278,12 @@ const TrainOption& train_option(const std::string& flag);
 // throws UserError naming the option.
 inline std::string setting_text(ScheduleKind v) { return schedule_kind_name(v); }
 inline std::string setting_text(LrControlKind v) { return lr_control_name(v); }
+inline std::string setting_text(TargetElrRule v) { return target_elr_rule_name(v); }
 inline std::string setting_text(OnDivergence v) { return on_divergence_name(v); }
 std::string setting_text(const Device& v);  // cpu, cuda (device 0) or cuda:N
 inline void parse_setting(const std::string& text, ScheduleKind& v) { v = parse_schedule_kind(text); }
 inline void parse_setting(const std::string& text, LrControlKind& v) { v = parse_lr_control(text); }
+inline void parse_setting(const std::string& text, TargetElrRule& v) { v = parse_target_elr_rule(text); }
 inline void parse_setting(const std::string& text, OnDivergence& v) { v = parse_on_divergence(text); }
 void parse_setting(const std::string& text, Device& v);
 
@@ -304,5 +327,9 @@ void validate_train_config(const TrainConfig& c);
 // The first setting (its config.json key) in which two runs differ so that their numbers or logs
 // would, "" when none does: what a checkpoint must share with the run it continues.
 std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b);
+
+// The schedule of a run of `total_steps` steps, and its LR control, as the training step uses them.
+ScheduleConfig schedule_config(const TrainConfig& c, int64_t total_steps);
+LrControlConfig lr_control_config(const TrainConfig& c);
 
 }  // namespace elr

@@ -332,17 +332,32 @@ uint8_t layer_flags(const elr::LayerStats& l) {
 TEST_CASE("cuda LR control gives the same bits as LrController::decide for every kind", "[cuda_ops][lr_control]") {
   // Both run kernels/lr_control_rule.h: the device's learning rates, global lr and uniform-elr
   // reference are the host's, bit for bit.
-  for (k::LrControlKind kind : {k::LrControlKind::None, k::LrControlKind::CriticalWarmup,
-                                k::LrControlKind::UniformElr, k::LrControlKind::Lars}) {
+  struct Variant {
+    k::LrControlKind kind;
+    elr::TargetElrRule rule = elr::TargetElrRule::Model;
+    double weight_decay = 0;  // uniform-elr's model target: its floor
+  };
+  const std::vector<Variant> variants = {{k::LrControlKind::None},
+                                         {k::LrControlKind::CriticalWarmup},
+                                         {k::LrControlKind::MaxElrWarmup},
+                                         {k::LrControlKind::UniformElr},
+                                         {k::LrControlKind::UniformElr, elr::TargetElrRule::Model, 5e-4},
+                                         {k::LrControlKind::UniformElr, elr::TargetElrRule::Step0},
+                                         {k::LrControlKind::Lars}};
+  for (const Variant& v : variants) {
     for (int layer_count : {11, 14}) {  // odd and even numbers of scale-invariant layers (median)
       for (double base_lr : {0.1, 50.0}) {  // critical LR above and below the target
-        INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr);
+        INFO(elr::lr_control_name(v.kind) << ", rule " << elr::target_elr_rule_name(v.rule) << ", wd "
+                                          << v.weight_decay << ", " << layer_count << " layers, base lr " << base_lr);
         elr::ScheduleConfig schedule;
         schedule.kind = elr::ScheduleKind::Cosine;
         schedule.lr = base_lr;
         schedule.total_steps = 100;
         elr::LrControlConfig config;
-        config.kind = kind;
+        config.kind = v.kind;
+        config.target_rule = v.rule;
+        config.momentum = 0.9;
+        config.weight_decay = v.weight_decay;
         elr::LrController controller(schedule, config);
         Dev<double> reference(std::vector<double>{0.0});
         for (int64_t step : {int64_t(0), int64_t(30)}) {  // uniform-elr freezes its reference at step 0
@@ -355,11 +370,9 @@ TEST_CASE("cuda LR control gives the same bits as LrController::decide for every
             flags.push_back(layer_flags(l));
           }
           const double want_global = controller.decide(step, layers);
-          k::LrControlArgs args;
-          args.kind = kind;
+          k::LrControlArgs args = elr::lr_control_args(schedule, config);
           args.target_lr = elr::scheduled_lr(schedule, step);
-          args.base_lr = schedule.lr;
-          args.lars_trust = config.lars_trust;
+          args.step_index = step;
           Dev<k::TensorStats> d_stats(stats);
           Dev<uint8_t> d_flags(flags);
           Dev<double> d_lrs(layers.size()), d_global(1);
