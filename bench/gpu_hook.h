@@ -1,8 +1,8 @@
-// The GPU suites of `elrscope bench` (gpu-kernels, gpu-step) live in bench/gpu/, which needs nvcc,
-// cuDNN and cuBLAS; the `elr` library links no CUDA code. This header is the plain C++ meeting
-// point: the results the report renders (kernel rows are bench/kernel_row.h's, as on the CPU), and
-// a runner that the GPU suite registers when it is linked into the program. Without it,
-// gpu_bench_runner() is null and `elrscope bench` says so.
+// The GPU suites of `elrscope bench` (gpu-kernels, gpu-step) live in bench/gpu/, which needs nvcc
+// (and cuDNN for the kernel rows' vendor peers); the `elr` library links no CUDA code. This header
+// is the plain C++ meeting point: the results the report renders (kernel rows are
+// bench/kernel_row.h's, as on the CPU), and a runner that the GPU suite registers when it is linked
+// into the program. Without it, gpu_bench_runner() is null and `elrscope bench` says so.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -60,6 +60,7 @@ struct GpuBenchRequest {
   bool steps = false;    // --suite gpu-step (or gpu)
   int repeats = 7, warmup = 1;
   bool full = false;     // kernels: every shape (default: a representative subset)
+  bool tiny = false;     // tiny shapes and a tiny step net (a smoke run; the CPU execution layer's dry run)
   int rounds = 3, steps_per_round = 2;
   std::string nets;      // steps: comma-separated short labels (empty: all)
   bool pytorch = true;

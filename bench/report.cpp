@@ -185,6 +185,7 @@ nlohmann::json to_json(const BenchReport& r) {
                   {"peak_note", m.peak_note}, {"copy_bandwidth_gbs", m.copy_gbs}};
   j["suite"] = r.suite;
   j["full"] = r.full;
+  if (r.tiny) j["tiny"] = true;
   j["repeats"] = r.repeats;
   j["warmup"] = r.warmup;
   j["load_avg_start"] = r.load_avg_start;
@@ -198,6 +199,8 @@ nlohmann::json to_json(const BenchReport& r) {
                      {"engine_update_median_s", s.update_median_s}, {"stats_lr_control_median_s", s.stats_median_s},
                      {"stats_lr_control_share", s.stats_share},
                      {"stats_lr_control_min_s", s.stats_min_s}, {"stats_lr_control_share_of_min", s.stats_share_min},
+                     {"ranks", s.ranks}, {"all_reduce_median_s", s.all_reduce_median_s},
+                     {"all_reduce_share", s.all_reduce_share},
                      {"pytorch_median_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_median_s)},
                      {"pytorch_min_s", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.pytorch_min_s)},
                      {"ratio_engine_over_pytorch", s.pytorch_s.empty() ? nlohmann::json(nullptr) : number(s.ratio)},
@@ -218,15 +221,24 @@ nlohmann::json to_json(const BenchReport& r) {
     }
     kernels.push_back(row);
   }
+  nlohmann::json loader = nlohmann::json::array();
+  for (const LoaderRow& l : r.loader)
+    loader.push_back({{"description", l.description}, {"threads", l.threads}, {"images", l.images},
+                      {"median_s", l.median_s}, {"images_per_s", l.images_per_s()},
+                      {"images_per_s_per_core", l.images_per_s_per_core()}, {"pass_s", l.pass_s}});
+  j["loader"] = loader;
   j["kernels"] = kernels;
   if (r.has_gpu) j["gpu"] = gpu_to_json(r.gpu);
   return j;
 }
 
 std::string step_table_markdown(const std::vector<StepRow>& rows) {
+  // Steps over several ranks (mpirun -np N elrscope bench) add the gradient all-reduce's column.
+  const bool ranks = std::any_of(rows.begin(), rows.end(), [](const StepRow& r) { return r.ranks > 1; });
   std::string s =
       "| net | engine ms (median / min) | PyTorch ms (median / min) | engine / PyTorch (medians; minima) | forward / backward / update ms "
-      "| stats + LR control: median share (ms) / min share | load |\n|---|---|---|---|---|---|---|\n";
+      "| stats + LR control: median share (ms) / min share | load |";
+  s += ranks ? " all-reduce: median share (ms) |\n|---|---|---|---|---|---|---|---|\n" : "\n|---|---|---|---|---|---|---|\n";
   for (const StepRow& r : rows) {
     const std::string torch = r.pytorch_s.empty() ? fmt::format("- ({})", r.pytorch_error)
                                                    : fmt::format("{} / {}", ms(r.pytorch_median_s), ms(r.pytorch_min_s));
@@ -236,6 +248,11 @@ std::string step_table_markdown(const std::vector<StepRow>& rows) {
                                          : fmt::format("**{:.2f}x**; {:.2f}x", r.ratio, r.engine_min_s / r.pytorch_min_s),
                      ms(r.forward_median_s), ms(r.backward_median_s), ms(r.update_median_s), 100.0 * r.stats_share,
                      ms3(r.stats_median_s), 100.0 * r.stats_share_min, r.load_avg_start, r.load_avg_end);
+    if (ranks) {
+      s.pop_back();  // the row's newline
+      s += fmt::format(" {:.2f}% ({} ms) on {} ranks |\n", 100.0 * r.all_reduce_share, ms3(r.all_reduce_median_s),
+                       r.ranks);
+    }
   }
   return s;
 }
@@ -254,6 +271,14 @@ std::string kernel_table_markdown(const std::vector<KernelRow>& rows) {
                      k.peak_gflops > 0 ? fmt::format("{:.0f}%", 100.0 * k.peak_share()) : "",
                      k.flop == 0 ? fmt::format("{:.1f}", k.gbs()) : "", k.max_rel_error, k.load_avg);
   }
+  return s;
+}
+
+std::string loader_table_markdown(const std::vector<LoaderRow>& rows) {
+  std::string s = "| images | threads | ms per pass (median) | images/s | images/s per core |\n|---|---|---|---|---|\n";
+  for (const LoaderRow& l : rows)
+    s += fmt::format("| {} | {} | {} | {:.1f} | **{:.1f}** |\n", l.description, l.threads, ms(l.median_s),
+                     l.images_per_s(), l.images_per_s_per_core());
   return s;
 }
 
@@ -314,9 +339,10 @@ std::string gpu_markdown(const BenchReport& r) {
       d.name, d.cc_major, d.cc_minor, d.multiprocessors, d.total_memory / double(1 << 30), d.l2_bytes / double(1 << 20),
       d.peak_note, cuda_version(d.driver_version), cuda_version(d.runtime_version), cuda_version(d.toolkit_version),
       d.cudnn_version, d.cublas_version, m.cpu_model, m.cores, m.compiler, m.git_revision, m.time, r.suite,
-      r.full ? " (all shapes)" : " (quick subset)", r.repeats, r.warmup);
+      r.tiny ? " (tiny shapes)" : r.full ? " (all shapes)" : " (quick subset)", r.repeats, r.warmup);
   if (!r.gpu.steps.empty()) {
-    s += "## Training step on the GPU (batch 128, synthetic inputs), engine and PyTorch interleaved\n\n";
+    s += fmt::format("## Training step on the GPU (batch {}, synthetic inputs), engine and PyTorch interleaved\n\n",
+                     r.gpu.steps.front().batch);
     s += "The step: forward, cross-entropy, backward, per-layer statistics, LR control, SGD (lr 0.1, momentum 0.9), "
          "each step timed from its launch until its results are on the host. PyTorch runs eager on the same GPU with "
          "TF32 off (FP32 against FP32). Below 1 means the engine is faster. \"stats + LR control\" is "
@@ -358,6 +384,12 @@ std::string to_markdown(const BenchReport& r) {
          "Engine / PyTorch below 1 means the engine is faster. \"stats + LR control\" is the share of the engine's "
          "step spent measuring every layer and choosing the learning rates.\n\n";
     s += step_table_markdown(r.steps) + "\n";
+  }
+  if (!r.loader.empty()) {
+    s += "## Image-folder loader (JPEG decoding, random resized crop, flip, normalization)\n\n";
+    s += "What the batch loader does for each training image of `--dataset imagefolder`, timed over passes "
+         "of the whole generated folder (files in the page cache) with 1, 2, ... decoding threads.\n\n";
+    s += loader_table_markdown(r.loader) + "\n";
   }
   if (!r.kernels.empty()) {
     s += "## CPU kernels (validated against a reference, then timed; caches flushed before each repeat)\n\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/cpu/kernel_bench.h"
+#include "bench/cpu/loader_bench.h"
 #include "bench/cpu/step_bench.h"
 #include "bench/gpu_hook.h"
 
@@ -37,9 +38,11 @@ struct BenchReport {
   MachineInfo machine;
   std::string suite;
   bool full = false;
+  bool tiny = false;  // GPU suites at tiny shapes (`--tiny`): a smoke run, its times mean nothing
   int repeats = 0, warmup = 0;
   std::vector<KernelRow> kernels;
   std::vector<StepRow> steps;
+  std::vector<LoaderRow> loader;  // the image-folder loader, one row per thread count
   double load_avg_start = 0, load_avg_end = 0;
   bool has_gpu = false;  // a GPU suite ran: `gpu` holds its device and rows
   GpuBenchResults gpu;
@@ -50,6 +53,7 @@ nlohmann::json to_json(const BenchReport& r);
 std::string to_markdown(const BenchReport& r);
 std::string step_table_markdown(const std::vector<StepRow>& rows);
 std::string kernel_table_markdown(const std::vector<KernelRow>& rows);
+std::string loader_table_markdown(const std::vector<LoaderRow>& rows);
 std::string gpu_step_table_markdown(const std::vector<GpuStepRow>& rows);
 // "% of peak" columns from the device's peaks (empty when a peak is 0).
 std::string gpu_kernel_table_markdown(const std::vector<KernelRow>& rows, const GpuDeviceInfo& device);

@@ -1,7 +1,8 @@
 // The kernels of a non-CPU device, reached through a table the device's backend library fills in
 // when it starts (engine/cuda_backend), so the engine itself links no CUDA code. The signatures
 // are those of kernels/kernels.h's CUDA entry points, less the workspace of the conv/GEMM weight
-// gradients: the backend supplies it.
+// gradients, the BN training forward and backward and the cross-entropy forward: the backend
+// supplies it.
 #pragma once
 #include "kernels/kernels.h"
 
@@ -18,18 +19,25 @@ struct CudaOps {
   decltype(&kernels::linear_forward_cuda) linear_forward;
   void (*linear_backward)(const kernels::LinearShape& sh, const float* x, const float* w, const float* dy, float* dx,
                           float* dw, float* db, kernels::Stream stream);
-  decltype(&kernels::batchnorm_forward_train_cuda) batchnorm_forward_train;
+  void (*batchnorm_forward_train)(const kernels::BatchNormShape& sh, const kernels::BatchNormParams& p,
+                                  const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
+                                  float* save_invstd, float* running_mean, float* running_var, kernels::Stream stream);
   decltype(&kernels::batchnorm_forward_eval_cuda) batchnorm_forward_eval;
-  decltype(&kernels::batchnorm_backward_cuda) batchnorm_backward;
+  void (*batchnorm_backward)(const kernels::BatchNormShape& sh, const kernels::BatchNormParams& p, const float* x,
+                             const float* y, const float* dy, const float* gamma, const float* save_mean,
+                             const float* save_invstd, float* dx, float* dgamma, float* dbeta, kernels::Stream stream);
   decltype(&kernels::relu_forward_cuda) relu_forward;
   decltype(&kernels::relu_backward_cuda) relu_backward;
   decltype(&kernels::add_forward_cuda) add_forward;
   decltype(&kernels::add_backward_cuda) add_backward;
   decltype(&kernels::maxpool2x2_forward_cuda) maxpool2x2_forward;
   decltype(&kernels::maxpool2x2_backward_cuda) maxpool2x2_backward;
+  decltype(&kernels::maxpool3x3s2_forward_cuda) maxpool3x3s2_forward;
+  decltype(&kernels::maxpool3x3s2_backward_cuda) maxpool3x3s2_backward;
   decltype(&kernels::global_avgpool_forward_cuda) global_avgpool_forward;
   decltype(&kernels::global_avgpool_backward_cuda) global_avgpool_backward;
-  decltype(&kernels::cross_entropy_forward_cuda) cross_entropy_forward;
+  void (*cross_entropy_forward)(const kernels::CrossEntropyShape& sh, const float* logits, const int32_t* labels,
+                                float* loss, float* probs, int64_t* correct, kernels::Stream stream);
   decltype(&kernels::cross_entropy_backward_cuda) cross_entropy_backward;
   decltype(&kernels::make_multi_tensor_list) make_multi_tensor_list;
   decltype(&kernels::free_multi_tensor_list) free_multi_tensor_list;

@@ -17,6 +17,9 @@ class UserError : public Error {
   explicit UserError(const std::string& what) : Error(what) {}
 };
 
+// The exit code of a program ended by `e` (experiments/cli/cli.h): 2 for a UserError, else 1.
+inline int exit_code_of(const std::exception& e) { return dynamic_cast<const UserError*>(&e) ? 2 : 1; }
+
 [[noreturn]] inline void throw_error(const char* file, int line, const std::string& msg) {
   throw Error(fmt::format("{} ({}:{})", msg, file, line));
 }

@@ -1,5 +1,7 @@
 #include "engine/ops.h"
 
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/device_ops.h"
 #include "engine/error.h"
@@ -86,6 +88,107 @@ Tensor conv2d(const Tensor& x, const Tensor& w, int stride, int pad) {
   return y;
 }
 
+namespace {
+
+// The training forward and backward of batch norm with each of `groups` equal slices of the batch
+// normalized over its own statistics: the kernels on each slice, the running statistics from the
+// first.
+Tensor batch_norm_in_groups(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                            Tensor& running_var, const kernels::BatchNormParams& p, int groups) {
+  const kernels::BatchNormShape whole = bn_shape(x);
+  ELR_CHECK(groups > 0 && whole.n % groups == 0, "batch_norm: a batch of {} cannot be split into {} equal groups",
+            whole.n, groups);
+  const kernels::BatchNormShape sh{whole.n / groups, whole.c, whole.hw};
+  const int64_t slice = int64_t(sh.n) * sh.c * sh.hw;
+  const bool cuda = x.device().is_cuda();
+  if (cuda)  // the CPU kernel checks this itself; the device kernel cannot throw
+    ELR_CHECK(int64_t(sh.n) * sh.hw > 1,
+              "batchnorm: training needs more than one value per channel (a group of input {} has n*h*w = 1)",
+              x.str());
+  Tensor y = empty_like(x.shape(), x);
+  Tensor save_mean = empty_like({groups * int64_t(sh.c)}, x), save_invstd = empty_like({groups * int64_t(sh.c)}, x);
+  for (int g = 0; g < groups; ++g) {
+    const float* xg = x.data() + g * slice;
+    float* yg = y.data() + g * slice;
+    float* mean_g = save_mean.data() + g * sh.c;
+    float* invstd_g = save_invstd.data() + g * sh.c;
+    float* rm = g == 0 ? running_mean.data() : nullptr;
+    float* rv = g == 0 ? running_var.data() : nullptr;
+    if (cuda)
+      cuda_ops().batchnorm_forward_train(sh, p, xg, gamma.data(), beta.data(), yg, mean_g, invstd_g, rm, rv,
+                                         cuda_ops().stream());
+    else
+      kernels::batchnorm_forward_train_cpu(sh, p, xg, gamma.data(), beta.data(), yg, mean_g, invstd_g, rm, rv);
+  }
+  tape().record("batch_norm", {x, gamma, beta}, {y}, [sh, p, groups, slice, save_mean, save_invstd](Node& node) {
+    Tensor dy = node.output_grad(0);
+    Tensor dx = empty_like(node.inputs[0].shape(), dy);
+    for (int g = 0; g < groups; ++g) {
+      Tensor dgamma = empty_like(node.inputs[1].shape(), dy), dbeta = empty_like(node.inputs[2].shape(), dy);
+      const float* xg = node.inputs[0].data() + g * slice;
+      const float* yg = node.outputs[0].data() + g * slice;
+      const float* dyg = dy.data() + g * slice;
+      const float* mean_g = save_mean.data() + g * sh.c;
+      const float* invstd_g = save_invstd.data() + g * sh.c;
+      float* dxg = dx.data() + g * slice;
+      if (dy.device().is_cuda())
+        cuda_ops().batchnorm_backward(sh, p, xg, yg, dyg, node.inputs[1].data(), mean_g, invstd_g, dxg, dgamma.data(),
+                                      dbeta.data(), cuda_ops().stream());
+      else
+        kernels::batchnorm_backward_cpu(sh, p, xg, yg, dyg, node.inputs[1].data(), mean_g, invstd_g, dxg,
+                                        dgamma.data(), dbeta.data());
+      node.accumulate(1, dgamma);
+      node.accumulate(2, dbeta);
+    }
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
+// The training forward and backward of batch norm with statistics over every rank's batch (sync BN):
+// the moments of each rank's batch, combined in rank order, normalize it (so every rank has the same
+// mean, variance and running statistics), and the backward's sums are added over the ranks. dgamma
+// and dbeta are this rank's part, like every other parameter's gradient before the all-reduce.
+Tensor batch_norm_across_ranks(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                               Tensor& running_var, const kernels::BatchNormParams& p, Communicator& ranks) {
+  ELR_CHECK(x.device().is_cpu(), "batch_norm: statistics across ranks (--sync-bn) run on the CPU only, not {}",
+            x.device().str());
+  const kernels::BatchNormShape sh = bn_shape(x);
+  const size_t c = static_cast<size_t>(sh.c);
+  std::vector<kernels::BatchNormMoments> moments(c), every_rank(c * static_cast<size_t>(ranks.size()));
+  kernels::batchnorm_moments_cpu(sh, x.data(), moments.data());
+  ranks.all_gather(moments.data(), c * sizeof(kernels::BatchNormMoments), every_rank.data());
+  for (size_t ch = 0; ch < c; ++ch) {
+    moments[ch] = every_rank[ch];
+    for (size_t r = 1; r < static_cast<size_t>(ranks.size()); ++r)
+      moments[ch] = kernels::combine_batchnorm_moments(moments[ch], every_rank[r * c + ch]);
+  }
+  Tensor y = empty_like(x.shape(), x);
+  Tensor save_mean = empty_like({sh.c}, x), save_invstd = empty_like({sh.c}, x);
+  kernels::batchnorm_forward_apply_cpu(sh, p, x.data(), gamma.data(), beta.data(), moments.data(), y.data(),
+                                       save_mean.data(), save_invstd.data(), running_mean.data(), running_var.data());
+  Communicator* comm = &ranks;
+  tape().record("batch_norm", {x, gamma, beta}, {y}, [sh, p, save_mean, save_invstd, comm](Node& node) {
+    Tensor dy = node.output_grad(0);
+    Tensor dx = empty_like(node.inputs[0].shape(), dy);
+    Tensor dgamma = empty_like(node.inputs[1].shape(), dy), dbeta = empty_like(node.inputs[2].shape(), dy);
+    std::vector<kernels::BatchNormGradSums> sums(static_cast<size_t>(sh.c));
+    kernels::batchnorm_backward_sums_cpu(sh, p, node.inputs[0].data(), node.outputs[0].data(), dy.data(),
+                                         save_mean.data(), save_invstd.data(), dx.data(), sums.data(), dgamma.data(),
+                                         dbeta.data());
+    static_assert(sizeof(kernels::BatchNormGradSums) == 3 * sizeof(double), "the sums are summed as doubles");
+    comm->sum(reinterpret_cast<double*>(sums.data()), 3 * sums.size());
+    kernels::batchnorm_backward_dx_cpu(sh, p, node.inputs[0].data(), dy.data(), node.inputs[1].data(),
+                                       save_mean.data(), save_invstd.data(), sums.data(), dx.data());
+    node.accumulate(0, dx);
+    node.accumulate(1, dgamma);
+    node.accumulate(2, dbeta);
+  });
+  return y;
+}
+
+}  // namespace
+
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                   Tensor& running_var, const BatchNormOptions& opt) {
   const char* op = "batch_norm";
@@ -120,6 +223,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     ELR_CHECK(int64_t(sh.n) * sh.hw > 1,
               "batchnorm: training needs more than one value per channel (input {} has n*h*w = 1)", x.str());
   }
+  if (opt.ranks && opt.ranks->size() > 1)
+    return batch_norm_across_ranks(x, gamma, beta, running_mean, running_var, p, *opt.ranks);
+  if (opt.groups != 1) return batch_norm_in_groups(x, gamma, beta, running_mean, running_var, p, opt.groups);
   Tensor save_mean = empty_like({c}, x), save_invstd = empty_like({c}, x);
   if (cuda)
     cuda_ops().batchnorm_forward_train(sh, p, x.data(), gamma.data(), beta.data(), y.data(), save_mean.data(),
@@ -248,6 +354,29 @@ Tensor max_pool2x2(const Tensor& x) {
       cuda_ops().maxpool2x2_backward(sh, argmax.labels(), node.output_grad(0).data(), dx.data(), cuda_ops().stream());
     else
       kernels::maxpool2x2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
+    node.accumulate(0, dx);
+  });
+  return y;
+}
+
+Tensor max_pool3x3s2(const Tensor& x) {
+  require_f32("max_pool3x3s2", "input", x);
+  require_ndim("max_pool3x3s2", "input", x, 4);
+  kernels::PoolShape sh{static_cast<int>(x.dim(0)), static_cast<int>(x.dim(1)), static_cast<int>(x.dim(2)),
+                        static_cast<int>(x.dim(3))};
+  Tensor y = empty_like({sh.n, sh.c, kernels::maxpool3x3s2_size(sh.h), kernels::maxpool3x3s2_size(sh.w)}, x);
+  Tensor argmax = empty_like(y.shape(), x, DType::I32);
+  if (x.device().is_cuda())
+    cuda_ops().maxpool3x3s2_forward(sh, x.data(), y.data(), argmax.labels(), cuda_ops().stream());
+  else
+    kernels::maxpool3x3s2_forward_cpu(sh, x.data(), y.data(), argmax.labels());
+  tape().record("max_pool3x3s2", {x}, {y}, [sh, argmax](Node& node) {
+    Tensor dx = empty_like(node.inputs[0].shape(), node.inputs[0]);
+    if (dx.device().is_cuda())
+      cuda_ops().maxpool3x3s2_backward(sh, argmax.labels(), node.output_grad(0).data(), dx.data(),
+                                       cuda_ops().stream());
+    else
+      kernels::maxpool3x3s2_backward_cpu(sh, argmax.labels(), node.output_grad(0).data(), dx.data());
     node.accumulate(0, dx);
   });
   return y;

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "engine/cuda/check.h"
 #include "engine/error.h"
+#include "kernels/cudnn_glue_algorithms.h"
 
 namespace elr::vendor {
 namespace {
@@ -68,17 +70,45 @@ struct Algos {
   size_t backward_filter_bytes;
 };
 
-// The first (fastest by cuDNN's heuristics) deterministic FMA-math result.
+// The rule's numbers are cuDNN's (kernels/cudnn_glue_algorithms.h writes them out for the CPU tests).
+template <size_t N, class Algo>
+constexpr bool same_values(const ConvAlgorithm (&table)[N], Algo count) {
+  for (size_t i = 0; i < N; ++i)
+    if (table[i].value != int(i)) return false;
+  return N == size_t(count);
+}
+static_assert(same_values(kForwardAlgorithms, CUDNN_CONVOLUTION_FWD_ALGO_COUNT));
+static_assert(same_values(kBackwardDataAlgorithms, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT));
+static_assert(same_values(kBackwardFilterAlgorithms, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT));
+static_assert(CUDNN_CONVOLUTION_FWD_ALGO_DIRECT == 3 && CUDNN_CONVOLUTION_FWD_ALGO_FFT == 4 &&
+              CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING == 5 && CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD == 6 &&
+              CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED == 7);
+static_assert(CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 == 1 && CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT == 2 &&
+              CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING == 3 && CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD == 4 &&
+              CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED == 5);
+static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 == 1 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT == 2 &&
+              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 == 3 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD == 4 &&
+              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED == 5 &&
+              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING == 6);
+static_assert(CUDNN_DEFAULT_MATH == kCudnnDefaultMath && CUDNN_FMA_MATH == kCudnnFmaMath &&
+              CUDNN_DETERMINISTIC == kCudnnDeterministic);
+
+// The first (fastest by cuDNN's heuristics) available result the rule accepts.
 template <class Perf>
-const Perf& pick(const std::vector<Perf>& results, int count, const char* pass, const Conv2dShape& sh) {
+const Perf& pick(const std::vector<Perf>& results, int count, ConvPass pass, const char* pass_name,
+                 const Conv2dShape& sh) {
+  std::string offered;
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[size_t(i)];
-    if (r.status == CUDNN_STATUS_SUCCESS && r.determinism == CUDNN_DETERMINISTIC &&
-        r.mathType != CUDNN_TENSOR_OP_MATH && r.mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
-      return r;
+    if (r.status != CUDNN_STATUS_SUCCESS) continue;
+    if (conv_algorithm_accepted(pass, int(r.algo), int(r.mathType), int(r.determinism))) return r;
+    const ConvAlgorithm* a = conv_algorithm(pass, int(r.algo));
+    offered += fmt::format("{}{} (math {}, {})", offered.empty() ? "" : ", ", a ? a->name : std::to_string(int(r.algo)),
+                           int(r.mathType), r.determinism == CUDNN_DETERMINISTIC ? "deterministic" : "non-deterministic");
   }
-  ELR_FAIL("cuDNN offers no deterministic FP32 {} algorithm for input [{}, {}, {}, {}], weight [{}, {}, {}, {}]",
-           pass, sh.n, sh.c, sh.h, sh.w, sh.k, sh.c, sh.r, sh.s);
+  ELR_FAIL("cuDNN offers no deterministic direct-sum FP32 {} algorithm for input [{}, {}, {}, {}], weight [{}, {}, {}, "
+           "{}]; it offered: {}",
+           pass_name, sh.n, sh.c, sh.h, sh.w, sh.k, sh.c, sh.r, sh.s, offered.empty() ? "nothing" : offered);
 }
 
 }  // namespace
@@ -110,21 +140,21 @@ struct Cudnn::Impl {
       std::vector<cudnnConvolutionFwdAlgoPerf_t> r(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
       ELR_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x.d, d.w, d.conv, d.y.d, int(r.size()),
                                                              &count, r.data()));
-      const auto& best = pick(r, count, "forward", sh);
+      const auto& best = pick(r, count, ConvPass::Forward, "forward", sh);
       a.forward = best.algo, a.forward_bytes = best.memory;
     }
     {
       std::vector<cudnnConvolutionBwdDataAlgoPerf_t> r(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
       ELR_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y.d, d.conv, d.x.d, int(r.size()),
                                                                   &count, r.data()));
-      const auto& best = pick(r, count, "backward data", sh);
+      const auto& best = pick(r, count, ConvPass::BackwardData, "backward data", sh);
       a.backward_data = best.algo, a.backward_data_bytes = best.memory;
     }
     {
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> r(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
       ELR_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x.d, d.y.d, d.conv, d.w,
                                                                     int(r.size()), &count, r.data()));
-      const auto& best = pick(r, count, "backward filter", sh);
+      const auto& best = pick(r, count, ConvPass::BackwardFilter, "backward filter", sh);
       a.backward_filter = best.algo, a.backward_filter_bytes = best.memory;
     }
     // The heuristics' memory estimate can be below what the call asks: take the larger.

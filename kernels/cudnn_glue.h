@@ -1,7 +1,8 @@
 // cuDNN as the reference and the peer for the CUDA kernels (GPU parity tests, benchmarks):
 // conv2d forward / backward-data / backward-filter and batch norm training forward / backward,
 // NCHW FP32. Convolutions use FMA math only (no TF32 tensor cores) and, per shape, the fastest
-// deterministic algorithm cuDNN's heuristics offer. Built only with CUDA (elr_vendor_glue);
+// algorithm cuDNN's heuristics offer that is deterministic and sums directly (no FFT, no Winograd:
+// kernels/cudnn_glue_algorithms.h). Built only with CUDA (elr_vendor_glue);
 // plain C++ header, so callers need no cuDNN include. Errors throw through ELR_CUDNN_CHECK.
 #pragma once
 #include <memory>

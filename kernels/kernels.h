@@ -7,7 +7,7 @@
 //   not depend on the number of threads (fixed work partitions, reductions in a fixed order).
 // - CUDA entry points (kernels/cuda, float only) take the same arguments in the same order plus a
 //   stream, and a caller-owned workspace where they need scratch memory (the conv/GEMM weight
-//   gradients).
+//   gradients, the BN training forward and backward, the cross-entropy forward).
 // - Backward entry points OVERWRITE their outputs (the autograd tape accumulates).
 #pragma once
 #include <cstddef>
@@ -18,6 +18,13 @@ struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this head
 namespace elr::kernels {
 
 using Stream = CUstream_st*;  // nullptr: the default stream
+
+// Scratch device memory a CUDA entry point takes from its caller (sized by its *_workspace_bytes),
+// in use until the entry's work on the stream is done.
+struct Workspace {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
 
 // ---- conv2d (no bias: a BatchNorm follows every conv) ------------------------------------------
 struct Conv2dShape {
@@ -61,6 +68,46 @@ void batchnorm_backward_cpu(const BatchNormShape& sh, const BatchNormParams& p, 
                             const T* dy, const T* gamma, const T* save_mean, const T* save_invstd, T* dx,
                             T* dgamma, T* dbeta);
 
+// The two halves of the training forward and of the backward, for batch statistics over more values
+// than one call sees (several ranks' batches, engine/ops.cpp's sync BN): the kernels above run both
+// halves per channel on their own values, with the same arithmetic.
+//
+// A channel's moments: its values x = shift + d, with the shift k (the mean of the channel's first
+// row, rounded to T: a value near the mean that keeps x - k exact), the mean of d and the sum of
+// squared deviations from the mean, in double.
+struct BatchNormMoments {
+  double count = 0;  // values
+  double shift = 0;  // k, a value of T
+  double mean = 0;   // mean of x - k
+  double m2 = 0;     // sum of (x - mean)^2
+};
+template <class T>
+void batchnorm_moments_cpu(const BatchNormShape& sh, const T* x, BatchNormMoments* moments);
+// The moments of the values of a and b together (Chan, Golub and LeVeque), with a's shift.
+BatchNormMoments combine_batchnorm_moments(const BatchNormMoments& a, const BatchNormMoments& b);
+// The training forward given each channel's moments (of x, or of a batch x is part of): y, the saved
+// mean and 1/sqrt(var + eps), the running statistics (unbiased variance over moments.count values).
+template <class T>
+void batchnorm_forward_apply_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* gamma,
+                                 const T* beta, const BatchNormMoments* moments, T* y, T* save_mean, T* save_invstd,
+                                 T* running_mean, T* running_var);
+// A channel's sums of the backward, with g = dy masked by the fused ReLU: sum(g), sum(g (x - mean)).
+struct BatchNormGradSums {
+  double count = 0;  // values
+  double g = 0, g_xc = 0;
+};
+// The sums of this call's values, and dgamma / dbeta from them (may be null); stores g into dx when
+// p.relu (batchnorm_backward_dx_cpu reads it there).
+template <class T>
+void batchnorm_backward_sums_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* y,
+                                 const T* dy, const T* save_mean, const T* save_invstd, T* dx, BatchNormGradSums* sums,
+                                 T* dgamma, T* dbeta);
+// dx given each channel's sums over the whole batch the statistics were taken over.
+template <class T>
+void batchnorm_backward_dx_cpu(const BatchNormShape& sh, const BatchNormParams& p, const T* x, const T* dy,
+                               const T* gamma, const T* save_mean, const T* save_invstd, const BatchNormGradSums* sums,
+                               T* dx);
+
 // ---- elementwise ------------------------------------------------------------------------------
 template <class T> void relu_forward_cpu(int64_t count, const T* x, T* y);
 template <class T> void relu_backward_cpu(int64_t count, const T* y, const T* dy, T* dx);  // dx = dy * (y > 0)
@@ -83,6 +130,12 @@ struct PoolShape {
 // argmax[i] = the flat input index of output i's maximum (first maximum on ties, as PyTorch).
 template <class T> void maxpool2x2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argmax);
 template <class T> void maxpool2x2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx);
+// The ImageNet ResNet stem's 3x3 stride-2 max-pool with padding 1 (PyTorch's MaxPool2d(3, 2, 1)):
+// output [n, c, (h+1)/2, (w+1)/2]; the padding never wins. Windows overlap, so the backward adds
+// the gradients of every output whose arg-max is the same input, in output order.
+inline int maxpool3x3s2_size(int input) { return (input + 1) / 2; }
+template <class T> void maxpool3x3s2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argmax);
+template <class T> void maxpool3x3s2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx);
 // Global average pool: y[n, c] = mean over h*w.
 template <class T> void global_avgpool_forward_cpu(const PoolShape& sh, const T* x, T* y);
 template <class T> void global_avgpool_backward_cpu(const PoolShape& sh, const T* dy, T* dx);
@@ -132,15 +185,20 @@ double sgd_update_cpu(int64_t count, const SgdParams& p, float* w, const float* 
 // (region owned by the CUDA-kernels work; keep declarations for other ops out of it)
 // float only. Nothing here synchronizes the host: results stay on the device (loss, counts,
 // statistics, learning rates) for the next kernel or an asynchronous copy.
+// The BN training forward and backward split each channel over several blocks whose partial sums
+// go to a workspace of batchnorm_workspace_bytes(shape) bytes (added in a fixed order: no atomics).
+size_t batchnorm_workspace_bytes(const BatchNormShape& sh);
 void batchnorm_forward_train_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
                                   const float* gamma, const float* beta, float* y, float* save_mean,
-                                  float* save_invstd, float* running_mean, float* running_var, Stream stream);
+                                  float* save_invstd, float* running_mean, float* running_var, Workspace workspace,
+                                  Stream stream);
 void batchnorm_forward_eval_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x,
                                  const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, float* y, Stream stream);
 void batchnorm_backward_cuda(const BatchNormShape& sh, const BatchNormParams& p, const float* x, const float* y,
                              const float* dy, const float* gamma, const float* save_mean, const float* save_invstd,
-                             float* dx, float* dgamma, float* dbeta, Stream stream);  // dgamma/dbeta may be null
+                             float* dx, float* dgamma, float* dbeta, Workspace workspace,
+                             Stream stream);  // dgamma/dbeta may be null
 
 void fill_cuda(int64_t count, float value, float* y, Stream stream);  // y[i] = value
 void relu_forward_cuda(int64_t count, const float* x, float* y, Stream stream);
@@ -151,14 +209,19 @@ void add_backward_cuda(int64_t count, bool relu, const float* y, const float* dy
 
 void maxpool2x2_forward_cuda(const PoolShape& sh, const float* x, float* y, int32_t* argmax, Stream stream);
 void maxpool2x2_backward_cuda(const PoolShape& sh, const int32_t* argmax, const float* dy, float* dx, Stream stream);
+void maxpool3x3s2_forward_cuda(const PoolShape& sh, const float* x, float* y, int32_t* argmax, Stream stream);
+void maxpool3x3s2_backward_cuda(const PoolShape& sh, const int32_t* argmax, const float* dy, float* dx,
+                                Stream stream);
 void global_avgpool_forward_cuda(const PoolShape& sh, const float* x, float* y, Stream stream);
 void global_avgpool_backward_cuda(const PoolShape& sh, const float* dy, float* dx, Stream stream);
 
 // loss: one float on the device; correct: one int64 on the device (may be null). Labels are not
 // checked on the host (that would synchronize): a row with a label outside [0, classes) makes the
-// loss NaN, and its dlogits row NaN in the backward.
+// loss NaN, and its dlogits row NaN in the backward. The forward's blocks write partials to a
+// workspace of cross_entropy_forward_workspace_bytes(shape) bytes.
+size_t cross_entropy_forward_workspace_bytes(const CrossEntropyShape& sh);
 void cross_entropy_forward_cuda(const CrossEntropyShape& sh, const float* logits, const int32_t* labels,
-                                float* loss, float* probs, int64_t* correct, Stream stream);
+                                float* loss, float* probs, int64_t* correct, Workspace workspace, Stream stream);
 void cross_entropy_backward_cuda(const CrossEntropyShape& sh, const float* probs, const int32_t* labels,
                                  float dloss, float* dlogits, Stream stream);
 
@@ -189,17 +252,23 @@ void tensor_stats_cuda(const MultiTensorList& list, TensorStats* stats, Stream s
 
 // Per-layer learning rates from the statistics on the device: the rule of kernels/lr_control_rule.h,
 // which LrController::decide (optim/lr_control.cpp) runs on the host. The kinds of LR control
-// (--lr-control none | critical-warmup | uniform-elr | lars), for host and device alike.
-enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3 };
+// (--lr-control none | critical-warmup | uniform-elr | lars | max-elr-warmup), for host and device alike.
+enum class LrControlKind : int32_t { None = 0, CriticalWarmup = 1, UniformElr = 2, Lars = 3, MaxElrWarmup = 4 };
 constexpr uint8_t kLayerScaleInvariant = 1;  // layer_flags bits
 constexpr uint8_t kLayerLarsWeight = 2;      // a weight LARS rescales (conv, linear, classifier .weight)
 constexpr uint8_t kLayerAffine = 4;          // a BN gamma or beta or a classifier tensor (--affine-lr-scale)
 struct LrControlArgs {
   LrControlKind kind = LrControlKind::None;
-  double target_lr = 0;  // scheduled_lr(schedule, step)
-  double base_lr = 0;    // schedule.lr
+  double target_lr = 0;    // scheduled_lr(schedule, step)
+  int64_t step_index = 0;  // the step, when there is no device step counter
+  double base_lr = 0;      // schedule.lr
   double lars_trust = 0.001;
   double affine_lr_scale = 1;  // the kLayerAffine tensors' lr multiplier (0 freezes them)
+  // uniform-elr: the reference set at the first step is lr x the smallest e (else the median e);
+  // the target's 1/E^2 grows by elr_growth per step (0: a constant target), down to elr_floor
+  // (kernels/lr_control_rule.h).
+  bool reference_min_e = false;
+  double elr_growth = 0, elr_floor = 0;
   // A step that replays as a CUDA graph cannot take the scheduled LR from the host: when set, the
   // kernel reads it as schedule[min(*step, schedule_steps - 1)] (device table and step counter).
   const double* schedule = nullptr;
@@ -249,10 +318,6 @@ void sgd_update_cuda(const MultiTensorList& list, const SgdParams& p, const doub
 // memory of at least *_workspace_bytes(shape) bytes (0: the shape runs unsplit, data may be null),
 // in use until the entry's work on the stream is done. The size depends on the tile and TF32
 // settings below as well: ask after changing them.
-struct Workspace {
-  void* data = nullptr;
-  size_t bytes = 0;
-};
 void conv2d_forward_cuda(const Conv2dShape& sh, const float* x, const float* w, float* y, Stream stream);
 void conv2d_backward_data_cuda(const Conv2dShape& sh, const float* dy, const float* w, float* dx,
                                Stream stream);

@@ -32,7 +32,21 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   opt.relu = fused_relu_;
   opt.momentum = momentum_;
   opt.eps = eps_;
+  opt.groups = groups_;
+  opt.ranks = ranks_;
   return ops::batch_norm(x, gamma_->value, beta_->value, running_mean_->value, running_var_->value, opt);
+}
+
+void BatchNorm2d::set_statistics(int groups, Communicator* ranks) {
+  ELR_CHECK(groups >= 1, "BatchNorm2d: {} statistics groups", groups);
+  groups_ = groups;
+  ranks_ = ranks;
+}
+
+void set_batch_norm_statistics(Module& model, int groups, Communicator* ranks) {
+  model.for_each_module([&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->set_statistics(groups, ranks);
+  });
 }
 
 void BatchNorm2d::reset_own(uint64_t seed, uint64_t& stream) {
@@ -73,19 +87,36 @@ ConvBn::ConvBn(int in_channels, int out_channels, int kernel, int stride, bool r
 
 Tensor ConvBn::forward(const Tensor& x) { return bn_->forward(conv_->forward(x)); }
 
-ResidualBlock::ResidualBlock(int in_channels, int out_channels, int stride, bool shortcut) : shortcut_(shortcut) {
-  conv1_ = &add_child("conv1", std::make_shared<Conv2d>(in_channels, out_channels, 3, stride, 1));
-  bn1_ = &add_child("bn1", std::make_shared<BatchNorm2d>(out_channels, /*fused_relu=*/true));
-  conv2_ = &add_child("conv2", std::make_shared<Conv2d>(out_channels, out_channels, 3, 1, 1));
-  bn2_ = &add_child("bn2", std::make_shared<BatchNorm2d>(out_channels, /*fused_relu=*/!shortcut));
-  conv1_->weight().scale_invariant = true;
-  conv2_->weight().scale_invariant = true;
-  if (shortcut && (stride != 1 || in_channels != out_channels))
-    projection_ = &add_child("shortcut", std::make_shared<ConvBn>(in_channels, out_channels, 1, stride, false));
+ResidualBlock::ResidualBlock(int in_channels, const std::vector<Stage>& stages, bool shortcut, Projection projection)
+    : shortcut_(shortcut) {
+  ELR_CHECK(!stages.empty(), "ResidualBlock: no stages");
+  int channels = in_channels, stride = 1;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const Stage& st = stages[i];
+    const std::string n = std::to_string(i + 1);
+    const bool relu = i + 1 < stages.size() || !shortcut;
+    Conv2d& conv = add_child("conv" + n, std::make_shared<Conv2d>(channels, st.out_channels, st.kernel, st.stride,
+                                                                  st.kernel / 2));
+    BatchNorm2d& bn = add_child("bn" + n, std::make_shared<BatchNorm2d>(st.out_channels, relu));
+    conv.weight().scale_invariant = true;
+    stages_.push_back({&conv, &bn});
+    channels = st.out_channels;
+    stride *= st.stride;
+  }
+  if (!shortcut || (stride == 1 && in_channels == channels)) return;
+  if (projection == Projection::Shortcut) {
+    projection_ = &add_child("shortcut", std::make_shared<ConvBn>(in_channels, channels, 1, stride, false));
+  } else {
+    auto downsample = std::make_shared<Sequential>();
+    downsample->add(std::make_shared<Conv2d>(in_channels, channels, 1, stride, 0)).weight().scale_invariant = true;
+    downsample->add(std::make_shared<BatchNorm2d>(channels));
+    projection_ = &add_child("downsample", downsample);
+  }
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
-  Tensor h = bn2_->forward(conv2_->forward(bn1_->forward(conv1_->forward(x))));
+  Tensor h = x;
+  for (const auto& [conv, bn] : stages_) h = bn->forward(conv->forward(h));
   if (!shortcut_) return h;
   Tensor skip = projection_ ? projection_->forward(x) : x;
   return ops::add(h, skip, /*relu=*/true);

@@ -1,5 +1,5 @@
 // The building blocks of every model: conv, batch norm (optionally with a fused ReLU), ReLU,
-// linear, pooling, flatten, the ResNet v1 basic block and Sequential.
+// linear, pooling, flatten, the ResNet v1 blocks (basic and bottleneck) and Sequential.
 #pragma once
 #include <memory>
 #include <string>
@@ -31,6 +31,9 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int channels, bool fused_relu = false, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return fused_relu_ ? "BatchNorm2d+ReLU" : "BatchNorm2d"; }
+  // Where the training statistics come from (ops::BatchNormOptions): each of `groups` slices of the
+  // batch, or, with `ranks`, every rank's batch.
+  void set_statistics(int groups, Communicator* ranks);
 
  protected:
   void reset_own(uint64_t seed, uint64_t& stream) override;
@@ -40,7 +43,13 @@ class BatchNorm2d : public Module {
   Buffer *running_mean_, *running_var_;
   bool fused_relu_;
   float momentum_, eps_;
+  int groups_ = 1;
+  Communicator* ranks_ = nullptr;
 };
+
+// Sets every batch norm of `model` to take its training statistics from `groups` slices of the batch
+// (--bn-groups), or from the batches of all `ranks` (--sync-bn; null: this rank's batch alone).
+void set_batch_norm_statistics(Module& model, int groups, Communicator* ranks);
 
 class ReLU : public Module {
  public:
@@ -110,20 +119,27 @@ class ConvBn : public Module {
   BatchNorm2d* bn_;
 };
 
-// ResNet v1 basic block: conv3x3 -> BN -> ReLU -> conv3x3 -> BN, plus the shortcut (identity, or a
-// 1x1 conv + BN where the shape changes), then ReLU. With shortcut = false the residual add is
-// dropped ("No Short"), and so is the projection.
+// ResNet v1 block: conv -> BN stages, each BN but the last fusing a ReLU, plus the shortcut
+// (identity, or a 1x1 conv + BN projection where the shape changes), then ReLU. The basic block
+// is conv3x3 (stride) -> conv3x3; torchvision's bottleneck conv1x1 -> conv3x3 (stride) -> conv1x1
+// to 4x the width. The children are conv1, bn1, conv2, bn2, ... and the projection. With
+// shortcut = false the residual add is dropped ("No Short"), with the projection, and the last BN
+// fuses the ReLU instead.
 class ResidualBlock : public Module {
  public:
-  ResidualBlock(int in_channels, int out_channels, int stride, bool shortcut);
+  struct Stage {
+    int out_channels, kernel, stride;
+  };
+  // The projection's names: "shortcut" holding conv and bn (the CIFAR nets), or torchvision's
+  // "downsample" holding 0 (the conv) and 1 (the BN).
+  enum class Projection { Shortcut, Downsample };
+  ResidualBlock(int in_channels, const std::vector<Stage>& stages, bool shortcut, Projection projection);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return shortcut_ ? "ResidualBlock" : "ResidualBlock(no shortcut)"; }
 
  private:
-  Conv2d *conv1_, *conv2_;
-  BatchNorm2d* bn1_;
-  BatchNorm2d* bn2_;
-  ConvBn* projection_ = nullptr;
+  std::vector<std::pair<Conv2d*, BatchNorm2d*>> stages_;
+  Module* projection_ = nullptr;
   bool shortcut_;
 };
 

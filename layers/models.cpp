@@ -11,6 +11,10 @@ namespace {
 
 int width_of(const ModelConfig& c) { return c.width > 0 ? c.width : default_width(c.name); }
 
+bool is_imagenet_resnet(const std::string& model) {
+  return model == "resnet-imagenet" || model == "resnet-imagenet-noshort";
+}
+
 // Convolutional body, global average pool, linear classifier.
 class Classifier : public Module {
  public:
@@ -53,12 +57,57 @@ std::shared_ptr<Module> build_resnet(const ModelConfig& c, bool shortcut) {
   for (int stage = 0; stage < 3; ++stage) {
     const int out = w << stage;
     for (int b = 0; b < blocks; ++b) {
-      body->add(std::make_shared<ResidualBlock>(in, out, (stage > 0 && b == 0) ? 2 : 1, shortcut));
+      const int stride = (stage > 0 && b == 0) ? 2 : 1;
+      body->add(std::make_shared<ResidualBlock>(in, std::vector<ResidualBlock::Stage>{{out, 3, stride}, {out, 3, 1}},
+                                                shortcut, ResidualBlock::Projection::Shortcut));
       in = out;
     }
   }
   return std::make_shared<Classifier>(stem, body, in, c.classes);
 }
+
+// torchvision's ImageNet ResNet v1: conv1 7x7 stride 2 -> bn1 + ReLU -> 3x3 stride-2 max-pool,
+// layer1..layer4 (stage widths w, 2w, 4w, 8w; the first block of layers 2-4 has stride 2), global
+// average pool, fc. The names are torchvision's state_dict names.
+class ImageNetResNet : public Module {
+ public:
+  ImageNetResNet(const ModelConfig& c, bool shortcut) {
+    const int w = width_of(c);
+    const bool bottleneck = c.depth >= 50;  // 18, 34: basic blocks; 50: bottlenecks
+    const std::vector<int> blocks = c.depth == 18 ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
+    conv1_ = &add_child("conv1", std::make_shared<Conv2d>(c.in_channels, w, 7, 2, 3));
+    conv1_->weight().scale_invariant = true;
+    bn1_ = &add_child("bn1", std::make_shared<BatchNorm2d>(w, /*fused_relu=*/true));
+    int in = w;
+    for (int stage = 0; stage < 4; ++stage) {
+      const int width = w << stage;
+      auto layer = std::make_shared<Sequential>();
+      for (int b = 0; b < blocks[stage]; ++b) {
+        const int stride = (stage > 0 && b == 0) ? 2 : 1;
+        // torchvision's Bottleneck (v1.5) strides in the 3x3 conv.
+        const std::vector<ResidualBlock::Stage> stages =
+            bottleneck ? std::vector<ResidualBlock::Stage>{{width, 1, 1}, {width, 3, stride}, {4 * width, 1, 1}}
+                       : std::vector<ResidualBlock::Stage>{{width, 3, stride}, {width, 3, 1}};
+        layer->add(std::make_shared<ResidualBlock>(in, stages, shortcut, ResidualBlock::Projection::Downsample));
+        in = stages.back().out_channels;
+      }
+      layers_.push_back(&add_child("layer" + std::to_string(stage + 1), layer));
+    }
+    fc_ = &add_child("fc", std::make_shared<Linear>(in, c.classes, true, ParamKind::Classifier));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = ops::max_pool3x3s2(bn1_->forward(conv1_->forward(x)));
+    for (Sequential* layer : layers_) h = layer->forward(h);
+    return fc_->forward(ops::global_avg_pool(h));
+  }
+  std::string type_name() const override { return "ImageNetResNet"; }
+
+ private:
+  Conv2d* conv1_;
+  BatchNorm2d* bn1_;
+  std::vector<Sequential*> layers_;
+  Linear* fc_;
+};
 
 std::shared_ptr<Module> build_vgg(const ModelConfig& c) {
   // Channel multipliers of the first block's width; 0 = 2x2 max-pool (skipped once the image is 1 pixel).
@@ -85,7 +134,7 @@ std::shared_ptr<Module> build_vgg(const ModelConfig& c) {
 
 int default_width(const std::string& model) {
   if (model == "plain") return 32;
-  if (model == "vgg") return 64;
+  if (model == "vgg" || is_imagenet_resnet(model)) return 64;
   return 16;
 }
 
@@ -97,8 +146,14 @@ void validate_model_config(const ModelConfig& c) {
       throw UserError(fmt::format("--depth: resnet depth must be 6n+2 (20, 32, 56, 110), got {}", c.depth));
   } else if (c.name == "vgg") {
     if (c.depth != 11 && c.depth != 16) throw UserError(fmt::format("--depth: vgg depth must be 11 or 16, got {}", c.depth));
+  } else if (is_imagenet_resnet(c.name)) {
+    if (c.depth != 18 && c.depth != 34 && c.depth != 50)
+      throw UserError(fmt::format("--depth: {} depth must be 18, 34 or 50, got {}", c.name, c.depth));
   } else {
-    throw UserError(fmt::format("--model: unknown model '{}' (expected plain, resnet, resnet-noshort or vgg)", c.name));
+    throw UserError(fmt::format(
+        "--model: unknown model '{}' (expected plain, resnet, resnet-noshort, vgg, resnet-imagenet or "
+        "resnet-imagenet-noshort)",
+        c.name));
   }
   if (c.width < 0 || c.width > 4096) throw UserError(fmt::format("--width: {} is not a valid width", c.width));
 }
@@ -107,6 +162,7 @@ std::shared_ptr<Module> build_model(const ModelConfig& c) {
   validate_model_config(c);
   if (c.name == "plain") return build_plain(c);
   if (c.name == "vgg") return build_vgg(c);
+  if (is_imagenet_resnet(c.name)) return std::make_shared<ImageNetResNet>(c, c.name == "resnet-imagenet");
   return build_resnet(c, c.name == "resnet");
 }
 

@@ -1,4 +1,5 @@
-// Model builders: plain BN-ReLU stacks, CIFAR ResNet v1 (with and without shortcuts) and VGG with BN.
+// Model builders: plain BN-ReLU stacks, CIFAR ResNet v1 (with and without shortcuts), VGG with BN
+// and torchvision's ImageNet ResNet v1 (18, 34, 50; with and without shortcuts).
 #pragma once
 #include <memory>
 #include <string>
@@ -8,9 +9,11 @@
 namespace elr {
 
 struct ModelConfig {
-  std::string name = "plain";  // plain | resnet | resnet-noshort | vgg
-  int depth = 10;              // plain: 3..200; resnet: 6n+2 (20, 32, 56, 110); vgg: 11 or 16
-  int width = 0;               // plain: channels (default 32); resnet: first stage (16); vgg: first block (64)
+  std::string name = "plain";  // plain | resnet | resnet-noshort | vgg | resnet-imagenet | resnet-imagenet-noshort
+  int depth = 10;              // plain: 3..200; resnet: 6n+2 (20, 32, 56, 110); vgg: 11 or 16;
+                               // resnet-imagenet: 18, 34, 50
+  int width = 0;               // plain: channels (default 32); resnet: first stage (16); vgg: first block (64);
+                               // resnet-imagenet: first stage (64)
   int in_channels = 1;
   int image_size = 28;
   int classes = 10;

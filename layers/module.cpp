@@ -77,6 +77,11 @@ void Module::to(Device device) {
   for (Buffer* b : buffers()) b->value = b->value.to(device);
 }
 
+void Module::for_each_module(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& [name, child] : children_) child->for_each_module(fn);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

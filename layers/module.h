@@ -2,6 +2,7 @@
 // name, its kind, and whether the loss is invariant to its scale (a weight feeding a BatchNorm).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ class Module {
   // from seed and the parameter's position, so the same seed gives the same weights everywhere).
   void reset_parameters(uint64_t seed);
   bool training() const { return training_; }
+  // Calls fn on this module and every module below it, parents before their children.
+  void for_each_module(const std::function<void(Module&)>& fn);
 
  protected:
   Parameter& add_parameter(const std::string& name, ParamKind kind, Tensor value);

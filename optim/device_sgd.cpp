@@ -51,10 +51,7 @@ DeviceSgdStep::DeviceSgdStep(Sgd& sgd, const ScheduleConfig& schedule, const LrC
   global_lr_ = device_array<double>(1, device);
   ring_ = device_array<double>(static_cast<size_t>(ring_slots) * record_doubles(), device);
 
-  control_args_.kind = control.kind;
-  control_args_.base_lr = schedule.lr;
-  control_args_.lars_trust = control.lars_trust;
-  control_args_.affine_lr_scale = control.affine_lr_scale;
+  control_args_ = lr_control_args(schedule, control);
   control_args_.schedule = static_cast<const double*>(schedule_.raw());
   control_args_.step = static_cast<const int64_t*>(step_.raw());
   control_args_.schedule_steps = total;

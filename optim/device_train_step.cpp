@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <unordered_map>
 
 #include "engine/autograd.h"
 #include "engine/device_ops.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "optim/device_sgd.h"
+#include "optim/grad_buckets.h"
 #include "optim/step_body.h"
 
 namespace elr {
@@ -70,6 +72,10 @@ struct CudaTrainStep::State {
   int64_t copied_from, copy_to;
   std::deque<PendingStep> pending;
   std::vector<StepRecord> ready;
+  // Several ranks: the gradient buckets, all-reduced as the backward finishes them, and each
+  // parameter's index by its device storage (how a tape node's input is known as a parameter).
+  std::unique_ptr<GradBuckets> buckets;
+  std::unordered_map<const void*, int> param_index;
 
   State(Module& m, Sgd& s, const ScheduleConfig& schedule, const LrControlConfig& control, double reference_elr,
         int64_t first_step, const Shape& image_shape, CudaStepOptions o)
@@ -83,17 +89,52 @@ struct CudaTrainStep::State {
         next_step(first_step),
         ring_mirror(static_cast<size_t>(optimizer.ring_slots()) * optimizer.record_doubles() * sizeof(double)),
         copied_from(first_step),
-        copy_to(first_step) {}
+        copy_to(first_step) {
+    if (!options.collectives) return;
+    std::vector<int64_t> numels;
+    for (const Parameter* p : s.params()) {
+      param_index[p->value.raw()] = static_cast<int>(numels.size());
+      numels.push_back(p->value.numel());
+    }
+    buckets = std::make_unique<GradBuckets>(numels);
+  }
 
   ~State() {
     if (graph) cuda_ops().destroy_graph(graph);
   }
 
-  // The shared body (forward, loss, backward) and the optimizer, all enqueued on the engine stream.
+  // The shared body (forward, loss, backward) and the optimizer, all enqueued on the engine stream;
+  // with several ranks, the all-reduces of the gradient buckets start during the backward, and the
+  // optimizer waits for them.
   void run_body() {
     optimizer.prepare_gradients();
-    const ops::LossResult loss = forward_backward(model, images, labels);
+    autograd::Tape::Observer observer;
+    if (buckets) {
+      buckets->start();
+      observer = [this](const autograd::Node& node) {
+        for (const Tensor& input : node.inputs) {
+          const auto it = param_index.find(input.raw());
+          if (it != param_index.end()) average_buckets(buckets->ready(it->second));
+        }
+      };
+    }
+    const ops::LossResult loss = forward_backward(model, images, labels, observer);
+    if (buckets) {
+      average_buckets(buckets->rest());
+      options.collectives->finish(loss.loss.data(), loss.correct_count.i64());
+    }
     optimizer.enqueue(loss.loss.data(), loss.correct_count.i64());
+  }
+
+  void average_buckets(const std::vector<int>& ids) {
+    for (const int b : ids) {
+      std::vector<DeviceCollectives::Buffer> gradients;
+      for (const int i : buckets->buckets()[static_cast<size_t>(b)]) {
+        const Parameter& p = *sgd.params()[static_cast<size_t>(i)];
+        gradients.push_back({p.value.grad().data(), p.value.numel()});
+      }
+      options.collectives->average(gradients);
+    }
   }
 
   // Captures the step (which then runs by launching the graph); on failure runs it eagerly and
@@ -194,7 +235,9 @@ void CudaTrainStep::enqueue(const Batch& batch) {
   } else {
     s.run_body();
   }
-  s.pending.push_back({s.next_step, batch.epoch, batch.labels.numel()});
+  // The record's batch is the global one: every rank's share.
+  const int64_t ranks = s.options.collectives ? s.options.collectives->ranks() : 1;
+  s.pending.push_back({s.next_step, batch.epoch, batch.labels.numel() * ranks});
   ++s.next_step;
   ++s.enqueued;
   if (s.next_step - s.copy_to >= s.options.drain_every) s.drain();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/comm.h"
 #include "optim/step_body.h"
 #include "optim/train_step.h"
 
@@ -14,8 +15,10 @@ class HostTrainStep final : public TrainStep {
  public:
   // `sgd` holds the parameters (on the CPU) and the momentum buffers; the next step is
   // sgd.steps_taken(); `reference_elr` is the uniform-elr reference (0: set at the first step).
+  // With `ranks` (more than one), each batch is this rank's share of the global batch, and the
+  // gradients, loss and counts are averaged over the ranks before the update (optim/data_parallel.h).
   HostTrainStep(Module& model, Sgd& sgd, const ScheduleConfig& schedule = {}, const LrControlConfig& control = {},
-                double reference_elr = 0);
+                double reference_elr = 0, Communicator* ranks = nullptr);
 
   void enqueue(const Batch& batch) override;
   std::vector<StepRecord> take_records(bool wait) override;
@@ -33,6 +36,7 @@ class HostTrainStep final : public TrainStep {
   Module& model_;
   Sgd& sgd_;
   LrController controller_;
+  Communicator* ranks_;  // null: this process alone
   std::vector<StepRecord> ready_;
   StepTimes times_;
 };

@@ -14,6 +14,7 @@ struct StepTimes {
   double backward_s = 0;
   double stats_s = 0;     // statistics + LR control (the first part of the update)
   double update_s = 0;    // statistics, LR control and the SGD update
+  double all_reduce_s = 0;  // averaging gradients, loss and counts over the ranks (0 for one process)
 };
 
 // Runs the forward and the loss of (images, labels), on the model's device, on a cleared tape, then

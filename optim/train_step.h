@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/comm.h"
+#include "engine/device_collectives.h"
 #include "layers/module.h"
 #include "optim/batch.h"
 #include "optim/lr_control.h"
@@ -20,6 +22,9 @@ namespace elr {
 struct CudaStepOptions {
   bool cuda_graph = true;   // capture the step after the warm-up step and replay it
   int drain_every = 16;     // records are copied to the host every this many steps
+  // Several ranks: the NCCL all-reduces of the gradients (bucketed, overlapping the backward), the
+  // loss and the counts. Null: this process alone.
+  DeviceCollectives* collectives = nullptr;
 };
 
 class TrainStep {
@@ -43,9 +48,12 @@ class TrainStep {
 // The step for the parameters' device, chosen here once: the host step on the CPU, CudaTrainStep
 // on a CUDA device. The first step is sgd.steps_taken() (> 0 once a checkpoint is loaded);
 // `reference_elr` is the uniform-elr reference to start from (control.target_elr on a fresh run, 0:
-// set at the first step); `image_shape` is every batch's [B, C, H, W].
+// set at the first step); `image_shape` is every batch's [B, C, H, W]. With `ranks` (more than one),
+// B is this rank's share of the global batch and the step averages the gradients over the ranks
+// before its statistics (docs/scale.md).
 std::unique_ptr<TrainStep> make_train_step(Module& model, Sgd& sgd, const ScheduleConfig& schedule,
                                            const LrControlConfig& control, double reference_elr,
-                                           const Shape& image_shape, CudaStepOptions cuda = {});
+                                           const Shape& image_shape, CudaStepOptions cuda = {},
+                                           Communicator* ranks = nullptr);
 
 }  // namespace elr

@@ -2,11 +2,12 @@
 # Installs the Debian packages elrscope builds and tests with (root: apt-get; otherwise sudo).
 set -euo pipefail
 # chromium-headless-shell: the browser check of the report pages (tests/browser_check.sh).
+# libopenmpi-dev, openmpi-bin: data-parallel training over MPI ranks and its tests (docs/scale.md).
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libeigen3-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libeigen3-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libjpeg62-turbo-dev
   libboost-context-dev dataset-fashion-mnist gnuplot-nox python3-venv python3-numpy
-  chromium-headless-shell
+  chromium-headless-shell libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -81,12 +81,14 @@ TEST_CASE("cli: unknown flags are rejected by the parser", "[cli]") {
 TEST_CASE("cli: every train option reaches config.json, and config.json reads back the same", "[cli][resume]") {
   const std::vector<std::string> args = {
       "train", "--model", "resnet", "--depth", "20", "--width", "8", "--dataset", "synthetic", "--data-dir", "/tmp",
-      "--synthetic-size", "100", "--batch", "32", "--steps", "7", "--lr", "0.5", "--momentum", "0.5", "--nesterov",
-      "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--lr-control", "uniform-elr", "--target-elr", "0.2",
+      "--synthetic-size", "100", "--image-size", "32", "--data-threads", "3", "--skip-corrupt", "--batch", "32",
+      "--steps", "7", "--lr", "0.5", "--momentum", "0.5", "--nesterov",
+      "--wd", "0.001", "--schedule", "step", "--warmup", "3", "--warmup-lr", "0.05", "--lr-control", "uniform-elr",
+      "--target-elr", "0.2", "--target-elr-rule", "step0", "--bn-recalibrate", "3",
       "--seed", "9", "--log-every", "2", "--out", "/tmp/x", "--device", "cuda:1", "--tf32", "--no-cuda-graph",
       "--threads", "2", "--augment", "1", "--on-divergence", "continue", "--divergence-loss", "50",
-      "--checkpoint-every", "4", "--no-eval", "--quiet", "--affine-lr-scale", "0.5", "--dampened-momentum",
-      "--keep-checkpoints", "0 3"};  // parsed, not validated: --dampened-momentum with --nesterov is refused later
+      "--checkpoint-every", "4", "--no-eval", "--quiet", "--sync-bn", "--bn-groups", "2", "--affine-lr-scale", "0.5",
+      "--dampened-momentum", "--keep-checkpoints", "0 3"};  // parsed, not validated: --dampened-momentum with --nesterov is refused later
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   elr::TrainConfig parsed;

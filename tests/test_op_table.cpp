@@ -36,7 +36,7 @@ TEST_CASE("op table: every case is well formed", "[optable]") {
     CHECK(c->make_inputs() == inputs);  // seeded
     if (const auto forward = c->forward()) CHECK(forward->name() == c->name());
   }
-  CHECK(ops.size() == 20);  // every kernel of kernels/kernels.h but the LR control
+  CHECK(ops.size() == 22);  // every kernel of kernels/kernels.h but the LR control
 }
 
 TEST_CASE("op table: the CPU kernels match the double references", "[optable]") {

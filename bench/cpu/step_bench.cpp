@@ -14,6 +14,7 @@
 
 #include "bench/cpu/kernel_bench.h"
 #include "engine/error.h"
+#include "optim/data_parallel.h"
 #include "optim/host_train_step.h"
 
 namespace elr::bench {
@@ -87,7 +88,7 @@ struct EngineStep::State {
   size_t next = 0;
 };
 
-EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_unique<State>()) {
+EngineStep::EngineStep(const StepNet& net, uint64_t seed, Communicator* ranks) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.model = build_model(net.model);
   s.model->reset_parameters(seed);
@@ -96,8 +97,10 @@ EngineStep::EngineStep(const StepNet& net, uint64_t seed) : state_(std::make_uni
   ScheduleConfig sched;
   sched.lr = 0.1;
   sched.total_steps = 1000000;
-  s.step = std::make_unique<HostTrainStep>(*s.model, *s.sgd, sched, LrControlConfig{});
+  s.step = std::make_unique<HostTrainStep>(*s.model, *s.sgd, sched, LrControlConfig{}, 0, ranks);
   s.batches = synthetic_batches(net, seed);
+  if (ranks && ranks->size() > 1)
+    for (Batch& b : s.batches) b = rank_share(b, ranks->rank(), ranks->size());
 }
 
 EngineStep::~EngineStep() = default;
@@ -119,7 +122,8 @@ EngineStepTimes EngineStep::run() {
   t.backward_s = st.backward_s;
   t.update_s = st.update_s + spread_s;
   t.stats_s = st.stats_s + spread_s;
-  t.step_s = t.forward_s + t.backward_s + t.update_s;
+  t.all_reduce_s = st.all_reduce_s;
+  t.step_s = t.forward_s + t.backward_s + t.all_reduce_s + t.update_s;
   return t;
 }
 
@@ -208,12 +212,15 @@ StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
   row.description = describe_step_net(net);
   row.batch = net.batch;
   row.threads = c.threads;
+  row.ranks = c.ranks ? c.ranks->size() : 1;
   omp_set_num_threads(c.threads);
   row.load_avg_start = load_average_1min();
 
-  EngineStep engine(net);
+  EngineStep engine(net, 0, c.ranks);
   std::unique_ptr<PytorchPeer> peer;
-  if (c.pytorch) {
+  if (row.ranks > 1) {
+    row.pytorch_error = "not run (several ranks)";
+  } else if (c.pytorch) {
     try {
       peer = std::make_unique<PytorchPeer>(c.python, c.script.empty() ? default_pytorch_script() : c.script, net,
                                            c.threads);
@@ -227,7 +234,7 @@ StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
   for (int i = 0; i < c.warmup; ++i) engine.run();
   if (peer && c.warmup > 0) peer->run(c.warmup);
 
-  std::vector<double> forward, backward, update;
+  std::vector<double> forward, backward, update, all_reduce;
   for (int r = 0; r < c.rounds; ++r) {
     engine.run();  // one untimed step per block: the other side's threads may still be spinning
     for (int i = 0; i < c.steps_per_round; ++i) {
@@ -237,6 +244,7 @@ StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
       forward.push_back(t.forward_s);
       backward.push_back(t.backward_s);
       update.push_back(t.update_s);
+      all_reduce.push_back(t.all_reduce_s);
     }
     if (peer) {
       try {
@@ -258,6 +266,8 @@ StepRow bench_step(const StepNet& net, const StepBenchConfig& c) {
   row.stats_min_s = minimum_of(row.stats_s);
   row.stats_share = row.engine_median_s > 0 ? row.stats_median_s / row.engine_median_s : 0;
   row.stats_share_min = row.engine_min_s > 0 ? row.stats_min_s / row.engine_min_s : 0;
+  row.all_reduce_median_s = median_of(all_reduce);
+  row.all_reduce_share = row.engine_median_s > 0 ? row.all_reduce_median_s / row.engine_median_s : 0;
   if (!row.pytorch_s.empty()) {
     row.pytorch_median_s = median_of(row.pytorch_s);
     row.pytorch_min_s = minimum_of(row.pytorch_s);

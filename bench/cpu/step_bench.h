@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/comm.h"
 #include "layers/models.h"
 #include "optim/batch.h"
 
@@ -37,13 +38,15 @@ struct EngineStepTimes {
   double backward_s = 0;
   double update_s = 0;     // Sgd::step (statistics, LR control, update) + the spread summary
   double stats_s = 0;      // the statistics + LR control + spread summary alone (part of update_s)
+  double all_reduce_s = 0; // several ranks: averaging the gradients over them (waits for the slowest rank)
 };
 
 // The engine's training step (HostTrainStep, as `elrscope train` runs it on the CPU) on fixed
-// synthetic batches (normal inputs, uniform labels).
+// synthetic batches (normal inputs, uniform labels). With `ranks` (more than one), each rank steps on
+// its share of every batch and the gradients are averaged over the ranks, as in a data-parallel run.
 class EngineStep {
  public:
-  EngineStep(const StepNet& net, uint64_t seed = 0);
+  EngineStep(const StepNet& net, uint64_t seed = 0, Communicator* ranks = nullptr);
   ~EngineStep();
   EngineStepTimes run();
 
@@ -79,6 +82,7 @@ struct StepBenchConfig {
   int steps_per_round = 2;   // timed steps per block (after one untimed step per block)
   int warmup = 1;            // untimed steps per side before the first round
   bool pytorch = true;
+  Communicator* ranks = nullptr;  // several: the data-parallel step over them (no PyTorch peer)
   std::string python = "/usr/bin/python3";
   std::string script;        // default: <source>/bench/pytorch_train_step.py
 };
@@ -88,12 +92,14 @@ struct StepRow {
   std::string description;  // "resnet-20 (width 16), batch 128, 3x32x32"
   int batch = 0;
   int threads = 0;
+  int ranks = 1;            // processes sharing each batch (mpirun -np N elrscope bench)
   std::vector<double> engine_s, pytorch_s, stats_s;  // every timed step, in order
   double engine_median_s = 0, engine_min_s = 0;
   double forward_median_s = 0, backward_median_s = 0, update_median_s = 0;
   double stats_median_s = 0, stats_min_s = 0;
   double stats_share = 0;      // statistics + LR control / step, medians
   double stats_share_min = 0;  // the same from the minima (robust to descheduled threads on a busy machine)
+  double all_reduce_median_s = 0, all_reduce_share = 0;  // several ranks: the gradient all-reduce, share of the step
   double pytorch_median_s = 0, pytorch_min_s = 0;
   double ratio = 0;         // engine median / PyTorch median (0 when PyTorch did not run)
   std::string pytorch_error;  // why the PyTorch side has no time

@@ -45,6 +45,11 @@ struct GpuKernelSuiteConfig {
 };
 std::vector<KernelRow> run_gpu_kernel_suite(const GpuKernelSuiteConfig& c);
 
+// Every kind of row at tiny shapes (`elrscope bench --tiny`: the CPU execution layer's dry run of
+// scripts/gpu-check.sh, and the CI tests): 3 conv passes x 2 shapes, BN forward and backward x 2,
+// max-pool 2, average pool 2, loss 2, linear 2, statistics and SGD; nets "tiny".
+std::vector<kernels::NetworkCase> tiny_network_cases();
+
 // Name, clocks and peaks of device 0 (driver/runtime versions; vendor versions are filled by the caller).
 GpuDeviceInfo query_device_info();
 

@@ -6,9 +6,11 @@
 
 #include "bench/gpu/gpu_bench.h"
 #include "bench/gpu/step_rows.h"
-#include "bench/gpu/vendor_peers.h"
 #include "engine/cuda/runtime.h"
 #include "engine/error.h"
+#ifdef ELR_GPU_BENCH_VENDOR_PEERS
+#include "bench/gpu/vendor_peers.h"
+#endif
 
 namespace elr::bench::gpu {
 
@@ -33,15 +35,18 @@ std::vector<KernelRow> run_kernels(const GpuBenchRequest& request) {
   ELR_CUDA_CHECK(cudaStreamCreate(&stream));
   std::vector<KernelRow> rows;
   try {
-    VendorPeers peers(stream);
     GpuKernelSuiteConfig c;
-    c.cases = kernels::network_cases(128, request.full, /*large=*/true);
+    c.cases = request.tiny ? tiny_network_cases() : kernels::network_cases(128, request.full, /*large=*/true);
     c.options.repeats = request.repeats;
     c.options.warmup = request.warmup;
+#ifdef ELR_GPU_BENCH_VENDOR_PEERS
+    VendorPeers peers(stream);
     c.vendor = [&peers](const kernels::OpCase& op) { return peers.peer(op); };
+#endif
     c.stream = stream;
     c.on_row = print_row;
-    std::fprintf(stderr, "bench: GPU kernels (%s) ...\n", request.full ? "all shapes" : "quick subset");
+    std::fprintf(stderr, "bench: GPU kernels (%s) ...\n",
+                 request.tiny ? "tiny shapes" : request.full ? "all shapes" : "quick subset");
     rows = run_gpu_kernel_suite(c);
   } catch (...) {
     cudaStreamDestroy(stream);
@@ -54,10 +59,12 @@ std::vector<KernelRow> run_kernels(const GpuBenchRequest& request) {
 
 std::vector<GpuStepRow> run_steps(const GpuBenchRequest& request) {
   std::vector<StepNet> nets;
-  for (const StepNet& n : gpu_step_nets())
+  for (const StepNet& n : request.tiny ? std::vector<StepNet>{tiny_step_net()} : gpu_step_nets())
     if (request.nets.empty() || ("," + request.nets + ",").find("," + n.label + ",") != std::string::npos)
       nets.push_back(n);
-  if (nets.empty()) throw UserError(fmt::format("--nets: no GPU step net matches '{}' (plain-20, resnet-20, resnet-56)", request.nets));
+  if (nets.empty())
+    throw UserError(fmt::format(
+        "--nets: no GPU step net matches '{}' (plain-20, resnet-20, resnet-56; --tiny: plain-4)", request.nets));
   std::vector<GpuStepRow> rows;
   for (const StepNet& n : nets) {
     std::fprintf(stderr, "bench: GPU step %s ...\n", n.label.c_str());
@@ -78,8 +85,12 @@ GpuBenchResults run_gpu_bench(const GpuBenchRequest& request) {
   if (!why.empty()) throw UserError(why);
   GpuBenchResults results;
   results.device = query_device_info();
+#ifdef ELR_GPU_BENCH_VENDOR_PEERS
   results.device.cudnn_version = VendorPeers::cudnn_version();
   results.device.cublas_version = VendorPeers::cublas_version();
+#else
+  results.device.cudnn_version = results.device.cublas_version = "none (no vendor peers in this build)";
+#endif
   std::fprintf(stderr, "bench: %s (sm_%d%d, %d SMs), peak %.1f TFLOP/s FP32, %.0f GB/s\n", results.device.name.c_str(),
                results.device.cc_major, results.device.cc_minor, results.device.multiprocessors,
                results.device.peak_fp32_tflops, results.device.peak_hbm_gbs);

@@ -77,6 +77,19 @@ std::vector<StepNet> gpu_step_nets() {
   return out;
 }
 
+StepNet tiny_step_net() {
+  StepNet net;
+  net.label = "plain-4";
+  net.model.name = "plain";
+  net.model.depth = 4;
+  net.model.width = 8;
+  net.model.in_channels = 3;
+  net.model.image_size = 8;
+  net.model.classes = 10;
+  net.batch = 4;
+  return net;
+}
+
 StatsTiming time_stats_lr_control(const std::vector<int64_t>& sizes, int repeats, kernels::Stream stream) {
   std::vector<DeviceBuffer<float>> w, g, v;
   std::vector<kernels::MultiTensorDesc> descs;

@@ -15,6 +15,8 @@ namespace elr::bench::gpu {
 
 // plain-20 (width 32), resnet-20 and resnet-56 (width 16), batch 128, 3x32x32.
 std::vector<StepNet> gpu_step_nets();
+// plain-4 (width 8), batch 4, 3x8x8: `elrscope bench --tiny` (the CPU execution layer's dry run).
+StepNet tiny_step_net();
 
 GpuStepRow bench_gpu_step(const StepNet& net, const GpuBenchRequest& request);
 

@@ -4,7 +4,8 @@
 // (FP32 FMA math, deterministic algorithms).
 //   elr_lab_conv_tiles [--repeats N] [--batch N] [--json FILE]
 // Times: CUDA events on one stream, L2 flushed before every repeat, median and min over repeats.
-// Exits 77 (skipped) without a GPU.
+// Every row is also printed as a `LABJSON {...}` line (bench/labs/lab_timing.h's format, GB/s over
+// x, w and y each moved once), which scripts/gpu-check.sh collects. Exits 77 (skipped) without a GPU.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -206,16 +207,28 @@ int main(int argc, char** argv) {
                   sh.c, sh.r, sh.s, sh.stride);
       const double flop = 2.0 * double(sh.n) * sh.k * sh.p() * sh.q() * sh.c * sh.r * sh.s;
 
+      const std::string shape = std::string(pass_name(pass)) + " n=" + std::to_string(sh.n) + ",c=" +
+                                std::to_string(sh.c) + ",hw=" + std::to_string(sh.h) + "x" + std::to_string(sh.w) +
+                                ",k=" + std::to_string(sh.k) + ",r=" + std::to_string(sh.r) + ",stride=" +
+                                std::to_string(sh.stride);
+      const double bytes = 4.0 * double(nx + nw + ny);
+      auto labjson = [&](const char* name, bool valid, double err, double ms) {
+        std::printf("LABJSON {\"lab\":\"conv_tiles\",\"variant\":\"%s\",\"shape\":\"%s\",\"valid\":%s,"
+                    "\"max_error\":%.3e,\"ms\":%.6f,\"gbps\":%.2f}\n",
+                    name, shape.c_str(), valid ? "true" : "false", err, ms, ms > 0 ? bytes / (ms * 1e-3) / 1e9 : 0.0);
+      };
       auto report = [&](const char* name, const std::function<void()>& launch, double tolerance = 1e-4) {
         ELR_CUDA_CHECK(cudaMemsetAsync(out->ptr, 0xff, out->count * sizeof(float), s));  // NaN
         launch();
         const double err = relative_error(out->download(), want);
         if (!(err < tolerance)) {
           std::printf("| %-20s | INVALID: relative error %.3g |\n", name, err);
+          labjson(name, false, err, 0);
           all_valid = false;
           return;
         }
         const Timing t = time_it(launch, repeats, s, flush);
+        labjson(name, true, err, t.median_ms);
         std::printf("| %-20s | %9.1f | %9.1f | %6.2f TFLOP/s | err %.1e |\n", name, t.median_ms * 1e3, t.min_ms * 1e3,
                     flop / (t.min_ms * 1e-3) / 1e12, err);
         if (json) {

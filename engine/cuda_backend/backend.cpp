@@ -8,6 +8,9 @@
 #include "engine/cuda/runtime.h"
 #include "engine/device.h"
 #include "engine/device_ops.h"
+#ifdef ELR_WITH_NCCL
+#include "engine/cuda_backend/nccl_collectives.h"
+#endif
 
 namespace elr::cuda_backend {
 
@@ -44,7 +47,7 @@ class CudaMemory final : public DeviceBackend {
   }
 };
 
-// ---- the conv/GEMM weight gradients with their split-K workspace --------------------------------
+// ---- the kernels that take a workspace (split-K GEMM tiles, BN and loss partials) ---------------
 // The workspace comes from the caching allocator: during a CUDA-graph capture from the capture's
 // private pool (no cudaMalloc), and the graph replays into the same block. It is freed as soon as
 // the launches are issued: the allocator hands blocks out in program order, which is safe while
@@ -73,6 +76,28 @@ void linear_backward(const kernels::LinearShape& sh, const float* x, const float
                      float* dw, float* db, kernels::Stream stream) {
   const ScopedWorkspace workspace(dw ? kernels::linear_backward_workspace_bytes(sh) : 0);
   kernels::linear_backward_cuda(sh, x, w, dy, dx, dw, db, workspace.get(), stream);
+}
+
+void batchnorm_forward_train(const kernels::BatchNormShape& sh, const kernels::BatchNormParams& p, const float* x,
+                             const float* gamma, const float* beta, float* y, float* save_mean, float* save_invstd,
+                             float* running_mean, float* running_var, kernels::Stream stream) {
+  const ScopedWorkspace workspace(kernels::batchnorm_workspace_bytes(sh));
+  kernels::batchnorm_forward_train_cuda(sh, p, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var,
+                                        workspace.get(), stream);
+}
+
+void batchnorm_backward(const kernels::BatchNormShape& sh, const kernels::BatchNormParams& p, const float* x,
+                        const float* y, const float* dy, const float* gamma, const float* save_mean,
+                        const float* save_invstd, float* dx, float* dgamma, float* dbeta, kernels::Stream stream) {
+  const ScopedWorkspace workspace(kernels::batchnorm_workspace_bytes(sh));
+  kernels::batchnorm_backward_cuda(sh, p, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, workspace.get(),
+                                   stream);
+}
+
+void cross_entropy_forward(const kernels::CrossEntropyShape& sh, const float* logits, const int32_t* labels,
+                           float* loss, float* probs, int64_t* correct, kernels::Stream stream) {
+  const ScopedWorkspace workspace(kernels::cross_entropy_forward_workspace_bytes(sh));
+  kernels::cross_entropy_forward_cuda(sh, logits, labels, loss, probs, correct, workspace.get(), stream);
 }
 
 // ---- runtime services of CudaOps ----------------------------------------------------------------
@@ -112,18 +137,20 @@ CudaOps make_table() {
   t.conv2d_backward_weight = &conv2d_backward_weight;
   t.linear_forward = &linear_forward_cuda;
   t.linear_backward = &linear_backward;
-  t.batchnorm_forward_train = &batchnorm_forward_train_cuda;
+  t.batchnorm_forward_train = &batchnorm_forward_train;
   t.batchnorm_forward_eval = &batchnorm_forward_eval_cuda;
-  t.batchnorm_backward = &batchnorm_backward_cuda;
+  t.batchnorm_backward = &batchnorm_backward;
   t.relu_forward = &relu_forward_cuda;
   t.relu_backward = &relu_backward_cuda;
   t.add_forward = &add_forward_cuda;
   t.add_backward = &add_backward_cuda;
   t.maxpool2x2_forward = &maxpool2x2_forward_cuda;
   t.maxpool2x2_backward = &maxpool2x2_backward_cuda;
+  t.maxpool3x3s2_forward = &maxpool3x3s2_forward_cuda;
+  t.maxpool3x3s2_backward = &maxpool3x3s2_backward_cuda;
   t.global_avgpool_forward = &global_avgpool_forward_cuda;
   t.global_avgpool_backward = &global_avgpool_backward_cuda;
-  t.cross_entropy_forward = &cross_entropy_forward_cuda;
+  t.cross_entropy_forward = &cross_entropy_forward;
   t.cross_entropy_backward = &cross_entropy_backward_cuda;
   t.make_multi_tensor_list = &make_multi_tensor_list;
   t.free_multi_tensor_list = &free_multi_tensor_list;
@@ -162,6 +189,9 @@ bool start(std::string* why_not) {
   static const CudaOps table = make_table();
   register_backend(DeviceType::CUDA, &memory);
   register_cuda_ops(&table);
+#ifdef ELR_WITH_NCCL
+  register_device_collectives(&make_nccl_collectives);
+#endif
   started = true;
   return true;
 }

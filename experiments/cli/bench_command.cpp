@@ -2,15 +2,18 @@
 // and, when the program has the GPU suites (bench/gpu, registered through bench_gpu_hook.h), on a GPU.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include "bench/gpu_hook.h"
 #include "bench/report.h"
+#include "engine/comm.h"
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
+#include "experiments/data/loader_bench_folder.h"
 
 namespace elr {
 
@@ -21,6 +24,7 @@ struct BenchCliConfig {
   int repeats = 7;
   int warmup = 1;
   bool full = false;
+  bool tiny = false;
   int threads = 2;
   int rounds = 3;
   int steps_per_round = 2;
@@ -43,6 +47,7 @@ bench::BenchReport start_report(const BenchCliConfig& c) {
   bench::BenchReport report;
   report.suite = c.suite;
   report.full = c.full;
+  report.tiny = c.tiny;
   report.repeats = c.repeats;
   report.warmup = c.warmup;
   report.load_avg_start = bench::load_average_1min();
@@ -54,6 +59,7 @@ bool is_gpu_suite(const std::string& suite) { return suite == "gpu-kernels" || s
 
 // The markdown and JSON outputs, and the exit code (1: a kernel row failed validation).
 int finish(const bench::BenchReport& report, const BenchCliConfig& c) {
+  if (!world().is_root()) return 0;  // several ranks: rank 0 reports for all
   const std::string md = bench::to_markdown(report);
   std::printf("%s", md.c_str());
   if (!c.md_out.empty()) write_text(c.md_out, md);
@@ -76,6 +82,7 @@ int run_gpu_bench(const BenchCliConfig& c) {
   request.repeats = c.repeats;
   request.warmup = c.warmup;
   request.full = c.full;
+  request.tiny = c.tiny;
   request.rounds = c.rounds;
   request.steps_per_round = c.steps_per_round;
   request.nets = c.nets;
@@ -92,20 +99,30 @@ int run_gpu_bench(const BenchCliConfig& c) {
 }
 
 int run_bench(const BenchCliConfig& c) {
-  if (c.suite != "cpu-kernels" && c.suite != "cpu-step" && c.suite != "all" && !is_gpu_suite(c.suite))
+  if (c.suite != "cpu-kernels" && c.suite != "cpu-step" && c.suite != "cpu-loader" && c.suite != "all" &&
+      !is_gpu_suite(c.suite))
     throw UserError(fmt::format(
-        "--suite: unknown suite '{}' (expected cpu-kernels, cpu-step, all, gpu-kernels, gpu-step or gpu)", c.suite));
+        "--suite: unknown suite '{}' (expected cpu-kernels, cpu-step, cpu-loader, all, gpu-kernels, gpu-step or gpu)",
+        c.suite));
   if (c.repeats < 1) throw UserError(fmt::format("--repeats: must be at least 1, got {}", c.repeats));
   if (c.warmup < 0) throw UserError(fmt::format("--warmup: must not be negative, got {}", c.warmup));
   if (c.threads < 1) throw UserError(fmt::format("--threads: must be at least 1, got {}", c.threads));
   if (c.rounds < 1 || c.steps_per_round < 1) throw UserError("--rounds and --steps-per-round: must be at least 1");
+  if (c.tiny && !is_gpu_suite(c.suite)) throw UserError("--tiny: only with the GPU suites (gpu-kernels, gpu-step, gpu)");
+  // Several ranks (mpirun -np N elrscope bench --suite cpu-step): the data-parallel step and the share
+  // of it spent in the gradient all-reduce (docs/scale.md).
+  Communicator& ranks = world();
+  if (ranks.size() > 1 && c.suite != "cpu-step")
+    throw UserError(fmt::format("--suite: only cpu-step runs on several ranks, not {}", c.suite));
+  const bool root = ranks.is_root();
   omp_set_num_threads(c.threads);
   if (is_gpu_suite(c.suite)) return run_gpu_bench(c);
 
   bench::BenchReport report = start_report(c);
   report.machine.copy_gbs = bench::measure_copy_bandwidth_gbs();
-  std::fprintf(stderr, "bench: %s, %d threads, assumed peak %.0f GFLOP/s, load %.2f\n",
-               report.machine.cpu_model.c_str(), c.threads, report.machine.peak_gflops, report.load_avg_start);
+  if (root)
+    std::fprintf(stderr, "bench: %s, %d threads, assumed peak %.0f GFLOP/s, load %.2f\n",
+                 report.machine.cpu_model.c_str(), c.threads, report.machine.peak_gflops, report.load_avg_start);
 
   if (c.suite == "cpu-step" || c.suite == "all") {
     bench::StepBenchConfig sc;
@@ -114,6 +131,7 @@ int run_bench(const BenchCliConfig& c) {
     sc.steps_per_round = c.steps_per_round;
     sc.warmup = c.warmup;
     sc.pytorch = c.pytorch;
+    sc.ranks = &ranks;
     sc.python = c.python;
     sc.script = c.script;
     std::vector<bench::StepNet> nets;
@@ -123,13 +141,26 @@ int run_bench(const BenchCliConfig& c) {
     }
     if (nets.empty()) throw UserError(fmt::format("--nets: no step net matches '{}'", c.nets));
     for (const bench::StepNet& n : nets) {
-      std::fprintf(stderr, "bench: step %s ...\n", n.label.c_str());
+      if (root) std::fprintf(stderr, "bench: step %s ...\n", n.label.c_str());
       report.steps.push_back(bench::bench_step(n, sc));
       const bench::StepRow& r = report.steps.back();
+      if (!root) continue;
       std::fprintf(stderr, "  engine %.1f ms, pytorch %s, stats+LR %.2f%%\n", r.engine_median_s * 1e3,
                    r.pytorch_s.empty() ? r.pytorch_error.c_str() : fmt::format("{:.1f} ms, ratio {:.2f}", r.pytorch_median_s * 1e3, r.ratio).c_str(),
                    100 * r.stats_share);
     }
+  }
+  if (c.suite == "cpu-step" || c.suite == "cpu-loader" || c.suite == "all") {
+    std::vector<int> threads = {1};
+    if (c.threads > 1) threads.push_back(c.threads);
+    std::fprintf(stderr, "bench: image-folder loader ...\n");
+    const LoaderBenchFolder folder(LoaderBenchFolderSpec{});
+    // A pass decodes the whole folder: three are plenty.
+    report.loader = bench::bench_loader(threads, std::min(c.repeats, 3),
+                                        [&](int t) { return folder.loader(t); });
+    for (const bench::LoaderRow& r : report.loader)
+      std::fprintf(stderr, "  %d threads: %.1f images/s, %.1f per core\n", r.threads, r.images_per_s(),
+                   r.images_per_s_per_core());
   }
   if (c.suite == "cpu-kernels" || c.suite == "all") {
     bench::KernelSuiteConfig kc;
@@ -157,12 +188,14 @@ Command register_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "bench", "benchmarks: validated kernel timings and the training step against PyTorch (docs/benchmarks.md)");
   app->add_option("--suite", cfg->suite,
-                  "cpu-kernels | cpu-step | all (both CPU suites) | gpu-kernels | gpu-step | gpu (both GPU suites; "
-                  "builds with CUDA and cuDNN)")
+                  "cpu-kernels | cpu-step (with the image-folder loader) | cpu-loader | all (the CPU suites) | "
+                  "gpu-kernels | gpu-step | gpu (both GPU suites; builds with CUDA and cuDNN)")
       ->capture_default_str();
   app->add_option("--repeats", cfg->repeats, "timed repeats per kernel (median and min reported)")->capture_default_str();
   app->add_option("--warmup", cfg->warmup, "untimed calls (kernels) or steps (training step) first")->capture_default_str();
   app->add_flag("--full", cfg->full, "every deduplicated kernel shape (default: a representative subset)");
+  app->add_flag("--tiny", cfg->tiny,
+                "GPU suites: tiny shapes and a tiny step net (a smoke run; scripts/gpu-check.sh --dry-run)");
   app->add_option("--threads", cfg->threads, "threads of the engine and of PyTorch")->capture_default_str();
   app->add_option("--rounds", cfg->rounds, "training step: interleaved rounds (engine block, PyTorch block)")
       ->capture_default_str();

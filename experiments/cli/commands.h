@@ -19,5 +19,6 @@ Command register_critical_command(CLI::App& parent); // critical_command.cpp
 Command register_sweep_command(CLI::App& parent);    // cli_sweep.cpp
 Command register_report_command(CLI::App& parent);   // cli_report.cpp
 Command register_bench_command(CLI::App& parent);    // cli_bench.cpp
+Command register_trainability_command(CLI::App& parent);  // trainability_command.cpp
 
 }  // namespace elr

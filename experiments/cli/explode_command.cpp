@@ -68,6 +68,9 @@ Command register_explode_command(CLI::App& parent) {
   add_train_option(*app, train_option("--dataset"), c.dataset);
   add_train_option(*app, train_option("--data-dir"), c.data_dir);
   add_train_option(*app, train_option("--synthetic-size"), c.synthetic_size);
+  add_train_option(*app, train_option("--image-size"), c.image_folder.image_size);
+  add_train_option(*app, train_option("--data-threads"), c.image_folder.threads);
+  add_train_option(*app, train_option("--skip-corrupt"), c.image_folder.skip_corrupt);
   add_train_option(*app, train_option("--batch"), c.batch);
   app->add_option("--batches", c.batches, "batches per seed")->capture_default_str();
   app->add_option("--seeds", o->seeds, "initialization seeds, e.g. \"0 1\"")->capture_default_str();

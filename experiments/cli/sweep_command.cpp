@@ -101,7 +101,8 @@ Command register_sweep_command(CLI::App& parent) {
   add_train_option(*app, train_option("--quiet"), o->cfg.progress);
   // The fixed training settings, declared by `elrscope train`.
   add_train_options(*app, t,
-                    {"--model", "--width", "--dataset", "--data-dir", "--synthetic-size", "--batch", "--steps",
+                    {"--model", "--width", "--dataset", "--data-dir", "--synthetic-size", "--image-size",
+                     "--data-threads", "--skip-corrupt", "--batch", "--steps",
                      "--epochs", "--wd", "--schedule", "--warmup", "--log-every", "--augment", "--on-divergence",
                      "--device", "--threads", "--no-eval"});
   app->footer(

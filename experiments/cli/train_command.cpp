@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm.h"
 #include "engine/error.h"
 #include "engine/files.h"
 #include "experiments/cli/commands.h"
@@ -94,7 +95,7 @@ void print_train_result(const TrainConfig& cfg, const TrainResult& r) {
 
 int run_train_command(const TrainConfig& cfg) {
   const TrainResult r = train(cfg);
-  print_train_result(cfg, r);
+  if (world().is_root()) print_train_result(cfg, r);  // one report for all ranks
   return train_exit_code(cfg, r);
 }
 

@@ -19,20 +19,21 @@ CLI::Validator given_value_check(const std::string& flag, bool positive);
 // setting (parsed when the command line is), else a value of the field's type.
 template <class T>
 CLI::Option* add_train_option(CLI::App& app, const TrainOption& o, T& value) {
+  CLI::Option* opt = nullptr;
   if constexpr (std::is_same_v<T, bool>) {
-    return app.add_flag(o.flag, value, o.help);
+    opt = app.add_flag(o.flag, value, o.help);
   } else if constexpr (is_named_setting<T>) {
-    CLI::Option* opt = app.add_option_function<std::string>(
+    opt = app.add_option_function<std::string>(
         o.flag, [&value](const std::string& text) { parse_setting(text, value); }, o.help);
     if (o.show_default) opt->default_str(setting_text(value));
-    return opt;
   } else {
-    CLI::Option* opt = app.add_option(o.flag, value, o.help);
+    opt = app.add_option(o.flag, value, o.help);
     if (o.show_default) opt->capture_default_str();
     if (o.zero_is_unset) opt->check(given_value_check(o.name(), true));
     if constexpr (std::is_unsigned_v<T>) opt->check(given_value_check(o.name(), false));
-    return opt;
   }
+  if (o.hidden) opt->group("");  // CLI11: an option without a group is left out of --help
+  return opt;
 }
 
 // Adds the training options to `app`, bound to `cfg`: all of them, or those named in `flags`

@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/rng.h"
+#include "experiments/data/image_folder.h"
 
 namespace elr {
 
@@ -59,10 +60,16 @@ DataLoader::DataLoader(const Dataset& data, int64_t batch_size, uint64_t seed, b
       augment_(augment),
       drop_last_(drop_last),
       prefetch_(prefetch) {
-  ELR_CHECK(data.size() > 0 && data.image_bytes() > 0 &&
-                static_cast<int64_t>(data.images.size()) == data.size() * data.image_bytes(),
-            "DataLoader: data set '{}' has {} labels and {} pixel bytes for {}x{}x{} images", data.name, data.size(),
-            data.images.size(), data.channels, data.height, data.width);
+  if (data.files)
+    ELR_CHECK(data.size() > 0 && data.image_bytes() > 0 &&
+                  static_cast<int64_t>(data.files->paths.size()) == data.size(),
+              "DataLoader: data set '{}' has {} labels and {} image files for {}x{}x{} images", data.name, data.size(),
+              data.files->paths.size(), data.channels, data.height, data.width);
+  else
+    ELR_CHECK(data.size() > 0 && data.image_bytes() > 0 &&
+                  static_cast<int64_t>(data.images.size()) == data.size() * data.image_bytes(),
+              "DataLoader: data set '{}' has {} labels and {} pixel bytes for {}x{}x{} images", data.name,
+              data.size(), data.images.size(), data.channels, data.height, data.width);
   if (batch_size <= 0) throw UserError(fmt::format("batch size must be positive, not {}", batch_size));
   batches_per_epoch_ = drop_last ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size;
   if (batches_per_epoch_ == 0)
@@ -77,6 +84,7 @@ DataLoader::DataLoader(const Dataset& data, int64_t batch_size, uint64_t seed, b
       throw UserError(fmt::format("normalization std of channel {} must be positive, not {}", c, norm.std[c]));
     for (int v = 0; v < 256; ++v) lut_[c * 256 + v] = (static_cast<float>(v) / 255.0f - norm.mean[c]) / norm.std[c];
   }
+  if (data.files) decoders_ = std::make_unique<WorkerPool>(data.files->threads);
   if (prefetch_) start_worker();
 }
 
@@ -108,25 +116,40 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t index) const {
   batch.labels = Tensor::empty({count}, DType::I32);
   float* images = batch.images.data();
   int32_t* labels = batch.labels.labels();
-  std::vector<uint8_t> scratch(augment_ ? static_cast<size_t>(per_image) : 0);
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t sample = samples[j];
+  // Image j of the batch; scratch holds its pixels when they are not stored in memory as they are.
+  auto prepare = [&](int64_t j, std::vector<uint8_t>& scratch) {
+    const int64_t sample = samples[j], position = index * batch_size_ + j;
     const int32_t label = data_.labels[sample];
     if (label < 0 || label >= data_.classes)
       throw UserError(fmt::format("data set '{}': sample {} has label {}, outside 0..{}", data_.name, sample, label,
                                   data_.classes - 1));
     labels[j] = label;
-    const uint8_t* pixels = data_.image(sample);
-    if (augment_) {
-      CropFlip cf = draw_crop_flip(seed_, epoch, index * batch_size_ + j);
-      crop_flip_image(pixels, data_.channels, data_.height, data_.width, kAugmentPadding, cf, scratch.data());
+    const uint8_t* pixels = nullptr;
+    if (data_.files) {
+      image_folder_sample(data_, sample, augment_, seed_, epoch, position, scratch.data());
       pixels = scratch.data();
+    } else if (augment_) {
+      CropFlip cf = draw_crop_flip(seed_, epoch, position);
+      crop_flip_image(data_.image(sample), data_.channels, data_.height, data_.width, kAugmentPadding, cf,
+                      scratch.data());
+      pixels = scratch.data();
+    } else {
+      pixels = data_.image(sample);
     }
     float* out = images + j * per_image;
     for (int c = 0; c < data_.channels; ++c) {
       const float* lut = lut_.data() + c * 256;
       for (int64_t k = 0; k < plane; ++k) out[c * plane + k] = lut[pixels[c * plane + k]];
     }
+  };
+  if (decoders_) {
+    decoders_->run(count, [&](int64_t j) {
+      std::vector<uint8_t> scratch(static_cast<size_t>(per_image));
+      prepare(j, scratch);
+    });
+  } else {
+    std::vector<uint8_t> scratch(augment_ ? static_cast<size_t>(per_image) : 0);
+    for (int64_t j = 0; j < count; ++j) prepare(j, scratch);
   }
   return batch;
 }

@@ -1,18 +1,21 @@
 // The batch loader: a deterministic per-epoch order, optional crop-and-flip augmentation, per-
 // channel normalization, and a prefetch thread that prepares the next batches while the current
-// one trains. Every batch is a pure function of (seed, epoch, batch index), so seek() resumes a
-// run exactly and prefetching never changes the numbers.
+// one trains. An image folder's images are decoded and transformed (image_folder.h) by a pool of
+// threads for each batch. Every batch is a pure function of (seed, epoch, batch index), whatever
+// the number of threads, so seek() resumes a run exactly and prefetching never changes the numbers.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "engine/tensor.h"
 #include "experiments/data/dataset.h"
+#include "experiments/data/worker_pool.h"
 #include "optim/batch.h"
 
 namespace elr {
@@ -41,8 +44,9 @@ void crop_flip_image(const uint8_t* src, int channels, int height, int width, in
 class DataLoader {
  public:
   // `data` must outlive the loader. norm holds one mean and std per channel (pixels scaled to
-  // [0, 1]); each pixel becomes (x / 255 - mean) / std. With prefetch off, next() builds each
-  // batch on the calling thread (same results).
+  // [0, 1]); each pixel becomes (x / 255 - mean) / std. augment: CIFAR's crop and flip, or for an
+  // image folder the training transform (else its evaluation transform). With prefetch off,
+  // next() builds each batch on the calling thread (same results).
   DataLoader(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle, bool augment, bool drop_last,
              Normalization norm, bool prefetch = true);
   ~DataLoader();
@@ -61,7 +65,8 @@ class DataLoader {
   int64_t next_index() const { return next_index_; }
   const Dataset& dataset() const { return data_; }
 
-  // Batch `index` of `epoch`, built on the calling thread; does not move the loader.
+  // Batch `index` of `epoch`, built on the calling thread (an image folder's with the decoding
+  // pool); does not move the loader.
   Batch make_batch(int64_t epoch, int64_t index) const;
 
  private:
@@ -80,6 +85,7 @@ class DataLoader {
   bool shuffle_, augment_, drop_last_, prefetch_;
   int64_t batches_per_epoch_;
   std::vector<float> lut_;  // [channel][pixel value] -> normalized float
+  std::unique_ptr<WorkerPool> decoders_;  // image folders: the decoding threads
 
   // The order of the epoch last asked for, shared by the worker and make_batch's callers.
   mutable std::mutex order_mutex_;

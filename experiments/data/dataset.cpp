@@ -15,6 +15,7 @@
 
 #include "engine/error.h"
 #include "engine/rng.h"
+#include "experiments/data/image_folder.h"
 
 namespace elr {
 namespace {
@@ -319,6 +320,7 @@ Dataset make_synthetic(int64_t n, int channels, int height, int width, int class
 }
 
 Normalization channel_normalization(const Dataset& data) {
+  if (data.files) return imagenet_normalization();
   ELR_CHECK(data.size() > 0 && static_cast<int64_t>(data.images.size()) == data.size() * data.image_bytes(),
             "channel_normalization: data set '{}' has {} labels and {} pixel bytes for {}x{}x{} images", data.name,
             data.size(), data.images.size(), data.channels, data.height, data.width);
@@ -351,18 +353,27 @@ Normalization channel_normalization(const Dataset& data) {
 }
 
 void validate_dataset_choice(const std::string& dataset, const std::string& data_dir) {
-  if (dataset != "fashion-mnist" && dataset != "cifar10" && dataset != "cifar100" && dataset != "synthetic")
+  if (dataset != "fashion-mnist" && dataset != "cifar10" && dataset != "cifar100" && dataset != "synthetic" &&
+      dataset != "imagefolder")
     throw UserError(fmt::format(
-        "--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100 or synthetic)", dataset));
+        "--dataset: unknown data set '{}' (expected fashion-mnist, cifar10, cifar100, synthetic or imagefolder)",
+        dataset));
   if ((dataset == "cifar10" || dataset == "cifar100") && data_dir.empty())
     throw UserError(fmt::format("--data-dir: {} needs the folder holding its binary files", dataset));
+  if (dataset == "imagefolder" && data_dir.empty())
+    throw UserError("--data-dir: imagefolder needs the folder holding train/ and val/");
   struct stat st;
   if (!data_dir.empty() && ::stat(data_dir.c_str(), &st) != 0)
     throw UserError(fmt::format("--data-dir: folder '{}' does not exist", data_dir));
 }
 
+bool augmented_by_default(const std::string& dataset) {
+  return dataset == "cifar10" || dataset == "cifar100" || dataset == "imagefolder";
+}
+
 Dataset load_named_dataset(const std::string& dataset, const std::string& data_dir, bool train,
-                           int64_t synthetic_size, uint64_t synthetic_seed) {
+                           int64_t synthetic_size, uint64_t synthetic_seed, const ImageFolderOptions& folder) {
+  if (dataset == "imagefolder") return load_image_folder(data_dir, train, folder);
   if (dataset == "fashion-mnist") return load_fashion_mnist(data_dir.empty() ? default_fashion_mnist_dir() : data_dir, train);
   if (dataset == "cifar10") return load_cifar(data_dir, 10, train);
   if (dataset == "cifar100") return load_cifar(data_dir, 100, train);

@@ -49,4 +49,10 @@ using StepHook = std::function<void(int64_t step, double loss, const std::vector
 // (interrupted_by); a failed write ends it with a WriteError that says what is left to resume.
 TrainResult train(const TrainConfig& config, const StepHook& hook = nullptr);
 
+class DataLoader;
+// Runs `batches` batches of `loader` through the model in training mode without updates (--bn-
+// recalibrate), so that the BN running statistics, exponential averages with momentum 0.1, become
+// those of the current weights: the statistics from before weigh 0.9^batches afterwards.
+void recalibrate_batch_norm(Module& model, DataLoader& loader, int64_t batches, Device device);
+
 }  // namespace elr

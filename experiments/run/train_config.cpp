@@ -99,6 +99,9 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& source)
       if (o.optional_in_json && !j.contains(o.key)) return;  // a config from before the option: the default
       from_json_value(j.at(o.key), value);
     });
+    // uniform-elr runs from before --target-elr-rule held the step-0 target.
+    if (!j.contains("target_elr_rule") && c.lr_control == LrControlKind::UniformElr && c.target_elr <= 0)
+      c.target_elr_rule = TargetElrRule::Step0;
   } catch (const std::exception& e) {
     throw UserError(fmt::format("'{}' is not an elrscope run configuration: {}", source, e.what()));
   }
@@ -118,10 +121,41 @@ void validate_train_config(const TrainConfig& c) {
     throw UserError("--target-elr: only used with --lr-control uniform-elr");
   if (c.resume && c.out.empty()) throw UserError("--resume: needs the run directory");
   if (c.resume && c.overwrite) throw UserError("--overwrite: a resumed run keeps its files; it cannot overwrite them");
+  if (c.target_elr_rule != TargetElrRule::Model && (c.lr_control != LrControlKind::UniformElr || c.target_elr > 0))
+    throw UserError("--target-elr-rule: only used with --lr-control uniform-elr and no --target-elr");
+  if (c.warmup_lr > 0 && c.warmup_steps == 0) throw UserError("--warmup-lr: needs --warmup N (the steps it lasts)");
+  if (c.bn_recalibrate > 0 && !c.evaluate) throw UserError("--bn-recalibrate: only used with the test-set evaluation");
   if (c.tf32 && !c.device.is_cuda()) throw UserError("--tf32: only for --device cuda (the CPU computes in FP32)");
+  if (c.sync_bn && c.device.is_cuda())
+    throw UserError("--sync-bn: runs on the CPU only (the CUDA batch norm has no split statistics kernels yet)");
+  if (c.sync_bn && c.bn_groups > 1) throw UserError("--bn-groups: contradicts --sync-bn (statistics over every rank)");
+  if (c.batch % c.bn_groups != 0)
+    throw UserError(fmt::format("--bn-groups: {} groups do not divide --batch {} into equal slices", c.bn_groups,
+                                c.batch));
   std::string why;
   if (!start_device(c.device.type, &why))
     throw UserError(fmt::format("--device: {} is not available: {}", setting_text(c.device), why));
+}
+
+ScheduleConfig schedule_config(const TrainConfig& c, int64_t total_steps) {
+  ScheduleConfig s;
+  s.kind = c.schedule;
+  s.lr = c.lr;
+  s.total_steps = total_steps;
+  s.warmup_steps = c.warmup_steps;
+  s.warmup_lr = c.warmup_lr;
+  return s;
+}
+
+LrControlConfig lr_control_config(const TrainConfig& c) {
+  LrControlConfig l;
+  l.kind = c.lr_control;
+  l.target_elr = c.target_elr;
+  l.target_rule = c.target_elr_rule;
+  l.momentum = c.momentum;
+  l.weight_decay = c.weight_decay;
+  l.affine_lr_scale = c.affine_lr_scale;
+  return l;
 }
 
 std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b) {

@@ -14,6 +14,7 @@
 
 #include "engine/device.h"
 #include "engine/error.h"
+#include "experiments/data/dataset.h"
 #include "layers/models.h"
 #include "optim/lr_control.h"
 
@@ -32,9 +33,10 @@ constexpr int64_t kMaxSyntheticSize = 1000000;
 
 struct TrainConfig {
   ModelConfig model;
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic | imagefolder
   std::string data_dir;                   // empty: the data set's default folder
   int64_t synthetic_size = 2048;          // training images of the synthetic set (test: a quarter)
+  ImageFolderOptions image_folder;        // imagefolder: crop size, decoding threads, corrupt images
   int64_t batch = 128;
   int64_t steps = 0;                      // > 0: exactly this many steps, else `epochs` (0 is not a valid --steps)
   double epochs = 1.0;
@@ -45,9 +47,11 @@ struct TrainConfig {
   double weight_decay = 0.0;
   ScheduleKind schedule = ScheduleKind::Cosine;  // cosine: to 0 over the run
   int64_t warmup_steps = 0;
+  double warmup_lr = 0.0;                 // > 0: constant lr during the warm-up (else linear)
   LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0.0;
   double affine_lr_scale = 1.0;           // lr multiplier of the BN gammas and betas and the classifier
+  TargetElrRule target_elr_rule = TargetElrRule::Model;
   uint64_t seed = 0;
   int64_t log_every = 0;                  // 0: every step for the first 200 steps, then every 10
   std::string out;                        // run directory; empty: runs/<model>-<depth>-<time>
@@ -55,8 +59,9 @@ struct TrainConfig {
   bool cuda_graph = true;                 // cuda: replay the step as a CUDA graph (after one eager step)
   bool tf32 = false;                      // cuda: conv and linear GEMMs on TF32 tensor cores (sm_80+)
   int threads = 0;                        // 0: all cores
-  int augment = -1;                       // -1: on for CIFAR, off otherwise
+  int augment = -1;                       // -1: on for CIFAR and imagefolder, off otherwise
   bool evaluate = true;                   // test accuracy at the end
+  int64_t bn_recalibrate = 0;             // > 0: BN statistics from this many training batches first
   OnDivergence on_divergence = OnDivergence::Stop;  // stop: end the run at the first divergence
   double divergence_loss = 0;             // a loss above it is a divergence; 0: kDivergenceLossFactor x ln(classes)
   bool progress = true;                   // progress line on stderr
@@ -64,6 +69,8 @@ struct TrainConfig {
   std::string keep_checkpoints;           // "0 10 100": also keep the state before these steps (RUN/checkpoints/)
   bool overwrite = false;                 // `out` may hold an old run: its files are removed first
   bool resume = false;                    // continue the run in `out` from its checkpoint
+  bool sync_bn = false;                   // several ranks: batch norm statistics over the global batch
+  int bn_groups = 1;                      // batch norm statistics over this many equal slices of each batch
 };
 
 // How one setting appears on the command line and in config.json, and the range it must lie in.
@@ -81,6 +88,7 @@ struct TrainOption {
   const char* min_reason = "";    // Check::AtLeast: " (batch norm)"
   bool zero_is_unset = false;     // 0 stands for "not given" (a default): a value given must be positive
   bool trajectory = true;         // changes the numbers or the logs of a run: a checkpoint's must equal the run's
+  bool hidden = false;            // left out of --help (a reference for tests, not a setting to study)
 
   constexpr TrainOption(const char* flag, const char* key, const char* help) : flag(flag), key(key), help(help) {}
   constexpr TrainOption no_default() const {
@@ -115,6 +123,11 @@ struct TrainOption {
     o.max = n;
     return o;
   }
+  constexpr TrainOption hide() const {
+    TrainOption o = *this;
+    o.hidden = true;
+    return o;
+  }
   constexpr TrainOption non_negative() const { return checked(Check::NonNegative); }
   constexpr TrainOption positive() const { return checked(Check::Positive); }  // and finite
   constexpr TrainOption below_one() const { return checked(Check::BelowOne); }  // in [0, 1)
@@ -131,16 +144,21 @@ struct TrainOption {
 template <class Config, class Visit>
 void for_each_train_option(Config& c, Visit&& visit) {
   using O = TrainOption;
-  visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg"), c.model.name);
-  visit(O("--depth", "depth", "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16"), c.model.depth);
-  visit(O("--width", "width", "channels: plain (default 32), resnet first stage (16), vgg first block (64)")
+  visit(O("--model", "model", "plain | resnet | resnet-noshort | vgg | resnet-imagenet | resnet-imagenet-noshort"),
+        c.model.name);
+  visit(O("--depth", "depth",
+          "layers: plain 3..200, resnet 6n+2 (20 32 56 110), vgg 11 or 16, resnet-imagenet 18 34 or 50"),
+        c.model.depth);
+  visit(O("--width", "width",
+          "channels: plain (default 32), resnet first stage (16), vgg first block (64), resnet-imagenet first "
+          "stage (64)")
             .no_default()
             .unset_when_zero(),
         c.model.width);
-  visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic"), c.dataset);
+  visit(O("--dataset", "dataset", "fashion-mnist | cifar10 | cifar100 | synthetic | imagefolder"), c.dataset);
   visit(O("--data-dir", "data_dir",
           "folder of the data set files (fashion-mnist default: /usr/share/datasets/fashion-mnist or "
-          "$ELR_FASHION_MNIST_DIR)")
+          "$ELR_FASHION_MNIST_DIR; imagefolder: the folder holding train/ and val/)")
             .no_default()
             .not_trajectory(),
         c.data_dir);
@@ -148,6 +166,22 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .at_least(4)
             .at_most(kMaxSyntheticSize),
         c.synthetic_size);
+  visit(O("--image-size", "image_size",
+          "imagefolder: side of the square crops (training: random resized crop; evaluation: shorter side "
+          "resized to 8/7 of it, centre crop)")
+            .optional()
+            .positive(),
+        c.image_folder.image_size);
+  visit(O("--data-threads", "data_threads", "imagefolder: JPEG decoding threads (0: one per core)")
+            .optional()
+            .non_negative()
+            .not_trajectory(),
+        c.image_folder.threads);
+  visit(O("--skip-corrupt", "skip_corrupt",
+          "imagefolder: decode every image when loading and leave out the unreadable ones (default: stop at "
+          "the first, naming it)")
+            .optional(),
+        c.image_folder.skip_corrupt);
   visit(O("--batch", "batch", "batch size").at_least(2, " (batch norm)"), c.batch);
   visit(O("--steps", "steps", "number of steps (overrides --epochs); with --resume: extend a run to this many steps")
             .no_default()
@@ -164,18 +198,29 @@ void for_each_train_option(Config& c, Visit&& visit) {
         c.dampened_momentum);
   visit(O("--wd", "weight_decay", "weight decay (L2, added to the gradient)").non_negative(), c.weight_decay);
   visit(O("--schedule", "schedule", "constant | step (x0.1 at 50% and 75%) | cosine"), c.schedule);
-  visit(O("--warmup", "warmup_steps", "linear warm-up steps").non_negative(), c.warmup_steps);
+  visit(O("--warmup", "warmup_steps", "warm-up steps (linear from lr/N to lr, or at --warmup-lr)").non_negative(),
+        c.warmup_steps);
+  visit(O("--warmup-lr", "warmup_lr",
+          "constant lr during the --warmup steps (0: the linear ramp; the ResNet paper: 0.01 for 400 steps)")
+            .non_negative()
+            .optional(),
+        c.warmup_lr);
   visit(O("--lr-control", "lr_control",
-          "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | uniform-elr (per-layer lr = "
-          "target ELR / e) | lars (trust ratio)"),
+          "none | critical-warmup (lr = min(schedule, 1/sqrt(e_max e_min))) | max-elr-warmup (lr = min(schedule, "
+          "1/e_max)) | uniform-elr (per-layer lr = target ELR / e) | lars (trust ratio)"),
         c.lr_control);
-  visit(O("--target-elr", "target_elr", "uniform-elr target (0: lr x the median layer's e at step 0)").non_negative(),
+  visit(O("--target-elr", "target_elr", "uniform-elr target ELR (0: set by --target-elr-rule)").non_negative(),
         c.target_elr);
   visit(O("--affine-lr-scale", "affine_lr_scale",
           "lr multiplier of the batch norms' gamma and beta and the classifier (0 freezes them)")
             .optional()
             .non_negative(),
         c.affine_lr_scale);
+  visit(O("--target-elr-rule", "target_elr_rule",
+          "uniform-elr target without --target-elr: model (E0 = lr x the smallest e at step 0, then 1/sqrt(1/E0^2 + "
+          "2t/(1-momentum)^2), not below sqrt(2 lr wd (1-momentum))) | step0 (lr x the median e at step 0, held)")
+            .optional(),
+        c.target_elr_rule);
   visit(O("--seed", "seed", "seed of initialization, data order and augmentation (0 or more)"), c.seed);
   visit(O("--log-every", "log_every",
           "write metrics and layer rows every N steps (0: every step for 200 steps, then every 10)")
@@ -195,12 +240,26 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .optional()
             .not_trajectory(),
         c.cuda_graph);
+  visit(O("--sync-bn", "sync_bn",
+          "several ranks (mpirun/srun): batch norm statistics over the global batch instead of each rank's share "
+          "(CPU)")
+            .optional(),
+        c.sync_bn);
+  visit(O("--bn-groups", "bn_groups",
+          "batch norm statistics over each of N equal slices of the batch: one process computing what N ranks "
+          "without --sync-bn compute")
+            .optional()
+            .at_least(1)
+            .hide(),
+        c.bn_groups);
   visit(O("--threads", "threads",
           "CPU threads (0: all cores; more than the cores is allowed, with a warning: the results do not depend on it)")
             .non_negative()
             .not_trajectory(),
         c.threads);
-  visit(O("--augment", "augment", "crop and flip: 1 on, 0 off, -1 on for CIFAR only"), c.augment);
+  visit(O("--augment", "augment",
+          "crop and flip (imagefolder: random resized crop and flip): 1 on, 0 off, -1 on for CIFAR and imagefolder"),
+        c.augment);
   visit(O("--on-divergence", "on_divergence",
           "stop | continue when a loss or norm is not finite, or the loss is above --divergence-loss"),
         c.on_divergence);
@@ -221,6 +280,13 @@ void for_each_train_option(Config& c, Visit&& visit) {
             .not_trajectory(),
         c.keep_checkpoints);
   visit(O("!--no-eval", "evaluate", "skip the test-set evaluation").not_trajectory(), c.evaluate);
+  visit(O("--bn-recalibrate", "bn_recalibrate",
+          "before the test pass, N training batches through the final weights in training mode (no update), so "
+          "that the BN running statistics are the final weights' (0: those gathered during training, as PyTorch)")
+            .non_negative()
+            .optional()
+            .not_trajectory(),
+        c.bn_recalibrate);
   visit(O("!--quiet", nullptr, "no progress line"), c.progress);
 }
 
@@ -231,10 +297,12 @@ const TrainOption& train_option(const std::string& flag);
 // throws UserError naming the option.
 inline std::string setting_text(ScheduleKind v) { return schedule_kind_name(v); }
 inline std::string setting_text(LrControlKind v) { return lr_control_name(v); }
+inline std::string setting_text(TargetElrRule v) { return target_elr_rule_name(v); }
 inline std::string setting_text(OnDivergence v) { return on_divergence_name(v); }
 std::string setting_text(const Device& v);  // cpu, cuda (device 0) or cuda:N
 inline void parse_setting(const std::string& text, ScheduleKind& v) { v = parse_schedule_kind(text); }
 inline void parse_setting(const std::string& text, LrControlKind& v) { v = parse_lr_control(text); }
+inline void parse_setting(const std::string& text, TargetElrRule& v) { v = parse_target_elr_rule(text); }
 inline void parse_setting(const std::string& text, OnDivergence& v) { v = parse_on_divergence(text); }
 void parse_setting(const std::string& text, Device& v);
 
@@ -284,5 +352,9 @@ void validate_train_config(const TrainConfig& c);
 // The first setting (its config.json key) in which two runs differ so that their numbers or logs
 // would, "" when none does: what a checkpoint must share with the run it continues.
 std::string trajectory_difference(const TrainConfig& a, const TrainConfig& b);
+
+// The schedule of a run of `total_steps` steps, and its LR control, as the training step uses them.
+ScheduleConfig schedule_config(const TrainConfig& c, int64_t total_steps);
+LrControlConfig lr_control_config(const TrainConfig& c);
 
 }  // namespace elr

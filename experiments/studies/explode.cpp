@@ -154,7 +154,7 @@ void validate_explode_config(const ExplodeConfig& c) {
 }
 
 Dataset load_explode_dataset(const ExplodeConfig& c) {
-  return load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, 1000003);
+  return load_named_dataset(c.dataset, c.data_dir, true, c.synthetic_size, 1000003, c.image_folder);
 }
 
 LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {

@@ -12,12 +12,13 @@
 namespace elr {
 
 struct ExplodeConfig {
-  std::string model = "plain";           // plain | resnet | resnet-noshort | vgg
+  std::string model = "plain";           // plain | resnet | resnet-noshort | vgg | resnet-imagenet[-noshort]
   std::vector<int> depths = {10, 20, 50};
   int width = 0;                         // 0: the model's default width
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | synthetic | imagefolder
   std::string data_dir;
   int64_t synthetic_size = 2048;
+  ImageFolderOptions image_folder;        // imagefolder: crop size (the evaluation transform), decoding threads
   int64_t batch = 128;
   int64_t batches = 4;                   // batches per seed
   std::vector<uint64_t> seeds = {0, 1};

@@ -62,9 +62,13 @@ std::vector<std::vector<OdePoint>> predict_trajectory(const std::vector<OdeLayer
   sched.lr = o.lr;
   sched.total_steps = std::max<int64_t>(o.total_steps, 1);
   sched.warmup_steps = o.warmup_steps;
+  sched.warmup_lr = o.warmup_lr;
   LrControlConfig ctrl;
   ctrl.kind = o.lr_control;
   ctrl.target_elr = o.target_elr;
+  ctrl.target_rule = o.target_elr_rule;
+  ctrl.momentum = o.momentum;
+  ctrl.weight_decay = o.weight_decay;
   LrController controller(sched, ctrl);  // the same controller a training run uses
 
   std::vector<LayerState> state(start.size());
@@ -128,9 +132,11 @@ OdeComparison run_ode(const OdeConfig& c) {
     o.weight_decay = run.weight_decay;
     o.schedule = run.schedule;
     o.warmup_steps = run.warmup_steps;
+    o.warmup_lr = run.warmup_lr;
     o.total_steps = config.value("total_steps", int64_t{1});  // written by train() next to the settings
     o.lr_control = run.lr_control;
     o.target_elr = run.target_elr;
+    o.target_elr_rule = run.target_elr_rule;
 
     std::set<int64_t> steps;
     for (const LayerRow& row : read_layers_csv(c.run_dir + "/layers.csv")) {

@@ -28,9 +28,11 @@ struct OdeSettings {
   double weight_decay = 0;      // d = g + wd W
   ScheduleKind schedule = ScheduleKind::Constant;
   int64_t warmup_steps = 0;
+  double warmup_lr = 0;
   int64_t total_steps = 1;      // of the schedule (cosine, step milestones)
   LrControlKind lr_control = LrControlKind::None;
   double target_elr = 0;
+  TargetElrRule target_elr_rule = TargetElrRule::Model;
   double grad_corr = 0;         // assumed cosine between g_t and the part of v_{t-1} orthogonal to W_t
   CollapseLaw collapse;         // c_{t+1} = kappa(ELR_t) c_t; power 0: c held fixed
   int64_t steps = 100;          // predict steps 0..steps

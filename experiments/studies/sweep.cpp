@@ -1,10 +1,15 @@
 #include "experiments/studies/sweep.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -12,6 +17,7 @@
 
 #include "engine/error.h"
 #include "engine/files.h"
+#include "experiments/run/interrupt.h"
 #include "experiments/run/progress.h"
 #include "experiments/run/run_dir.h"
 #include "experiments/run/run_logs.h"
@@ -31,21 +37,6 @@ std::vector<std::string> split_words(const std::string& text) {
   std::string w;
   while (in >> w) words.push_back(w);
   return words;
-}
-
-template <class T>
-void reject_duplicates(const std::vector<T>& values, const std::string& option) {
-  std::set<T> seen;
-  for (const T& v : values)
-    if (!seen.insert(v).second) throw UserError(fmt::format("{}: the value {} appears twice", option, v));
-}
-
-// Several shards may finish at the same moment: each writes its own temporary file, and the
-// rename makes the last complete table win.
-void write_shared_file(const std::string& path, const std::string& contents) {
-  const std::string mine = fmt::format("{}.{}", path, ::getpid());
-  write_file_atomic(mine, contents);
-  if (std::rename(mine.c_str(), path.c_str()) != 0) throw UserError(fmt::format("cannot rename '{}' to '{}'", mine, path));
 }
 
 // Cells of the table: shortest round-trip text; empty when absent.
@@ -104,7 +95,147 @@ SweepRow read_row(const std::string& dir, const SweepPoint& p, const std::vector
   return r;
 }
 
+// Trains the points `jobs` at a time, each in a child process (the parent trains nothing itself, so
+// no OpenMP team exists when it forks); `done` is called in the parent as each one ends. After a
+// failed or interrupted point no new one starts and the running ones finish; a failure is thrown,
+// an interrupt returned (its signal; 0: none).
+int train_in_processes(const std::vector<const GridPoint*>& points, int jobs,
+                       const std::function<void(const GridPoint&)>& done) {
+  std::map<pid_t, const GridPoint*> running;
+  std::string failure;
+  int interrupted_by = 0;
+  size_t next = 0;
+  auto may_start = [&] { return next < points.size() && failure.empty() && !interrupted_by; };
+  while (may_start() || !running.empty()) {
+    while (may_start() && running.size() < static_cast<size_t>(jobs)) {
+      const GridPoint* p = points[next++];
+      std::fflush(nullptr);
+      const pid_t pid = ::fork();
+      if (pid < 0) throw UserError(fmt::format("point {}: cannot start its process (fork failed)", p->id));
+      if (pid == 0) {
+        int code = 0;
+        try {
+          const TrainResult r = train(p->config);
+          if (r.interrupted_by) code = interrupted_exit_code(r.interrupted_by);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "elrscope: point %s: %s\n", p->id.c_str(), e.what());
+          code = 1;
+        }
+        std::fflush(nullptr);
+        ::_exit(code);
+      }
+      running[pid] = p;
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw UserError("waiting for the points' processes failed");
+    }
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const GridPoint& p = *it->second;
+    running.erase(it);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code == 0)
+      done(p);
+    else if (code == interrupted_exit_code(SIGINT) || code == interrupted_exit_code(SIGTERM))
+      interrupted_by = code - 128;  // its checkpoint lets the grid continue
+    else if (failure.empty())
+      failure = fmt::format("point {}: its training process failed ({})", p.id,
+                            WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : "killed by a signal");
+  }
+  if (!failure.empty()) throw UserError(failure);
+  return interrupted_by;
+}
+
 }  // namespace
+
+void write_shared_file(const std::string& path, const std::string& contents) {
+  const std::string mine = fmt::format("{}.{}", path, ::getpid());
+  write_file_atomic(mine, contents);
+  if (std::rename(mine.c_str(), path.c_str()) != 0) throw UserError(fmt::format("cannot rename '{}' to '{}'", mine, path));
+}
+
+std::string grid_point_dir(const std::string& grid_dir, const std::string& id) { return grid_dir + "/points/" + id; }
+
+bool grid_point_finished(const std::string& grid_dir, const std::string& id) {
+  return run_finished(grid_point_dir(grid_dir, id));
+}
+
+GridOutcome run_grid(const GridRun& run, const std::vector<GridPoint>& points) {
+  // Every point's settings are checked before any work starts.
+  for (const GridPoint& p : points) {
+    try {
+      validate_train_config(p.config);
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("point {}: {}", p.id, e.what()));
+    }
+  }
+
+  make_directories(run.out + "/points");
+  const std::string meta_path = run.out + "/" + run.meta_file;
+  if (path_exists(meta_path)) {
+    const nlohmann::json old = read_json(meta_path);
+    if (!old.is_object())
+      throw UserError(fmt::format("'{}' is not a {} description: not a JSON object", meta_path, run.kind));
+    if (old.value("grid", nlohmann::json()) != run.meta["grid"] || old.value("fixed", nlohmann::json()) != run.meta["fixed"])
+      throw UserError(fmt::format("--out: '{}' holds a {} with a different grid or fixed settings (see {}); "
+                                  "use another directory",
+                                  run.out, run.kind, meta_path));
+  } else {
+    write_shared_file(meta_path, run.meta.dump(2) + "\n");
+  }
+
+  GridOutcome o;
+  o.total_points = static_cast<int64_t>(points.size());
+  // An unfinished point continues from its checkpoint; one that had not written config.json starts anew.
+  std::vector<GridPoint> todo_points;
+  for (const GridPoint& p : points) {
+    if (p.index % run.shard_count != run.shard_index) continue;
+    ++o.shard_points;
+    if (grid_point_finished(run.out, p.id)) {
+      ++o.skipped;
+      continue;
+    }
+    todo_points.push_back(p);
+    TrainConfig& c = todo_points.back().config;
+    c.resume = path_exists(c.out + "/config.json");
+    c.overwrite = !c.resume;
+  }
+  std::vector<const GridPoint*> todo;
+  for (const GridPoint& p : todo_points) todo.push_back(&p);
+  if (run.progress)
+    std::fprintf(stderr, "%s: %lld points, shard %lld/%lld: %lld points, %lld already finished, %lld to run\n",
+                 run.kind.c_str(), static_cast<long long>(o.total_points), static_cast<long long>(run.shard_index),
+                 static_cast<long long>(run.shard_count), static_cast<long long>(o.shard_points),
+                 static_cast<long long>(o.skipped), static_cast<long long>(todo.size()));
+
+  Progress progress(static_cast<int64_t>(todo.size()), run.progress);
+  auto finished = [&](const GridPoint& p, double final_loss, double test_accuracy, bool diverged) {
+    ++o.ran;
+    if (diverged) ++o.diverged;
+    progress.update(o.ran, fmt::format("{} loss {:.4g}{}", p.id, final_loss,
+                                       diverged ? " diverged" : test_accuracy >= 0 ? fmt::format(" test acc {:.3f}", test_accuracy) : ""));
+  };
+  if (run.jobs <= 1) {
+    for (const GridPoint* p : todo) {
+      const TrainResult r = train(p->config);
+      if (r.interrupted_by) {
+        o.interrupted_by = r.interrupted_by;
+        break;
+      }
+      finished(*p, r.final_loss, r.test_accuracy, r.diverged);
+    }
+  } else {
+    o.interrupted_by = train_in_processes(todo, run.jobs, [&](const GridPoint& p) {
+      const RunSummary s = read_run_summary(grid_point_dir(run.out, p.id) + "/summary.json");
+      finished(p, s.final_loss, std::isnan(s.test_accuracy) ? -1 : s.test_accuracy, s.diverged);
+    });
+  }
+  progress.finish();
+  return o;
+}
 
 std::string point_id(double lr, int64_t depth, double momentum, const std::string& lr_control, uint64_t seed) {
   return fmt::format("lr{}_d{}_m{}_{}_s{}", format_double(lr), depth, format_double(momentum), lr_control, seed);
@@ -130,7 +261,7 @@ std::vector<SweepPoint> expand_grid(const SweepGrid& g) {
   return points;
 }
 
-std::string point_dir(const std::string& sweep_dir, const SweepPoint& p) { return sweep_dir + "/points/" + p.id; }
+std::string point_dir(const std::string& sweep_dir, const SweepPoint& p) { return grid_point_dir(sweep_dir, p.id); }
 
 TrainConfig point_config(const TrainConfig& base, const SweepPoint& p, const std::string& sweep_dir) {
   TrainConfig c = base;
@@ -288,63 +419,17 @@ SweepOutcome run_sweep(const SweepConfig& c) {
   if (!(c.spread_threshold > 0)) throw UserError(fmt::format("--spread-threshold: must be positive, got {}", c.spread_threshold));
   const std::vector<SweepPoint> points = expand_grid(c.grid);
   if (points.empty()) throw UserError("the grid is empty: every list needs at least one value");
-  // Every point's settings are checked before any work starts.
-  for (const SweepPoint& p : points) {
-    try {
-      validate_train_config(point_config(c.base, p, c.out));
-    } catch (const UserError& e) {
-      throw UserError(fmt::format("point {}: {}", p.id, e.what()));
-    }
-  }
-
-  make_directories(c.out + "/points");
-  const std::string meta_path = c.out + "/sweep.json";
-  const nlohmann::json meta = sweep_to_json(c);
-  if (path_exists(meta_path)) {
-    const nlohmann::json old = read_json(meta_path);
-    if (!old.is_object()) throw UserError(fmt::format("'{}' is not a sweep description: not a JSON object", meta_path));
-    if (old.value("grid", nlohmann::json()) != meta["grid"] || old.value("fixed", nlohmann::json()) != meta["fixed"])
-      throw UserError(fmt::format("--out: '{}' holds a sweep with a different grid or fixed settings (see {}); "
-                                  "use another directory",
-                                  c.out, meta_path));
-  } else {
-    write_shared_file(meta_path, meta.dump(2) + "\n");
-  }
-
+  GridRun run;
+  run.out = c.out;
+  run.meta_file = "sweep.json";
+  run.meta = sweep_to_json(c);
+  run.shard_index = c.shard_index;
+  run.shard_count = c.shard_count;
+  run.progress = c.progress;
+  std::vector<GridPoint> grid_points;
+  for (const SweepPoint& p : points) grid_points.push_back({p.index, p.id, point_config(c.base, p, c.out)});
   SweepOutcome o;
-  o.total_points = static_cast<int64_t>(points.size());
-  std::vector<SweepPoint> todo;
-  for (const SweepPoint& p : points) {
-    if (p.index % c.shard_count != c.shard_index) continue;
-    ++o.shard_points;
-    if (run_finished(point_dir(c.out, p)))
-      ++o.skipped;
-    else
-      todo.push_back(p);
-  }
-  if (c.progress)
-    std::fprintf(stderr, "sweep: %lld points, shard %lld/%lld: %lld points, %lld already finished, %lld to run\n",
-                 static_cast<long long>(o.total_points), static_cast<long long>(c.shard_index),
-                 static_cast<long long>(c.shard_count), static_cast<long long>(o.shard_points),
-                 static_cast<long long>(o.skipped), static_cast<long long>(todo.size()));
-
-  Progress progress(static_cast<int64_t>(todo.size()), c.progress);
-  for (const SweepPoint& p : todo) {
-    // An unfinished point continues from its checkpoint; one that had not written config.json starts anew.
-    TrainConfig pc = point_config(c.base, p, c.out);
-    pc.resume = path_exists(pc.out + "/config.json");
-    pc.overwrite = !pc.resume;
-    TrainResult r = train(pc);
-    if (r.interrupted_by) {
-      o.interrupted_by = r.interrupted_by;
-      break;
-    }
-    ++o.ran;
-    if (r.diverged) ++o.diverged;
-    progress.update(o.ran, fmt::format("{} loss {:.4g}{}", p.id, r.final_loss,
-                                       r.diverged ? " diverged" : r.test_accuracy >= 0 ? fmt::format(" test acc {:.3f}", r.test_accuracy) : ""));
-  }
-  progress.finish();
+  static_cast<GridOutcome&>(o) = run_grid(run, grid_points);
   o.table_rows = write_sweep_table(c.out, c.spread_steps, c.spread_threshold);
   return o;
 }

@@ -1,7 +1,8 @@
 // Softmax cross-entropy (mean over the batch) on the GPU, as kernels/cpu/cross_entropy.cpp.
-// The forward is one block: warp w handles rows w, w + warps, ... (a fixed assignment), lane 0
-// keeps the warp's running loss and hit count, and one block reduction gives the mean loss and
-// the correct count with the same bits on every run, with no workspace and no atomics.
+// The forward runs on several blocks: warp w of the grid handles rows w, w + warps, ... (a fixed
+// assignment), lane 0 keeps the warp's running loss and hit count, each block reduces its warps
+// into a partial in the workspace, and one thread adds the partials in block order: the mean loss
+// and the correct count have the same bits on every run, with no atomics.
 #include <climits>
 
 #include "engine/error.h"
@@ -14,17 +15,35 @@ namespace {
 
 using cuda_detail::kFullMask;
 
-constexpr int kForwardThreads = 512;
+constexpr int kForwardThreads = 256;
+constexpr int kRowsPerWarp = 2;  // rows each warp handles when the grid is not capped
+constexpr int kMaxForwardBlocks = 1024;
 constexpr int kBackwardThreads = 256;
 
 __device__ __forceinline__ double quiet_nan() { return __longlong_as_double(0x7ff8000000000000ll); }
 
+// The grid of the forward: threads per block and blocks.
+struct ForwardGrid {
+  int threads = 32, blocks = 1;
+};
+
+ForwardGrid forward_grid(const CrossEntropyShape& sh) {
+  ForwardGrid g;
+  const int warps = sh.n < kForwardThreads / 32 ? sh.n : kForwardThreads / 32;
+  g.threads = warps * 32;
+  const int64_t rows_per_block = int64_t(warps) * kRowsPerWarp;
+  const int64_t blocks = (sh.n + rows_per_block - 1) / rows_per_block;
+  g.blocks = int(blocks < kMaxForwardBlocks ? blocks : kMaxForwardBlocks);
+  return g;
+}
+
 __global__ void cross_entropy_forward_kernel(int n, int classes, const float* __restrict__ logits,
-                                             const int32_t* __restrict__ labels, float* __restrict__ loss,
-                                             float* __restrict__ probs, int64_t* __restrict__ correct) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+                                             const int32_t* __restrict__ labels, float* __restrict__ probs,
+                                             double* __restrict__ partials) {
+  const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int grid_warps = gridDim.x * warps, first_row = blockIdx.x * warps + (threadIdx.x >> 5);
   double totals[2] = {0.0, 0.0};  // sum of row losses, rows whose arg-max is the label (lane 0 only)
-  for (int row = warp; row < n; row += warps) {  // warp-uniform trip count
+  for (int row = first_row; row < n; row += grid_warps) {  // warp-uniform trip count
     const float* z = logits + int64_t(row) * classes;
     // First maximum: each lane's first maximum, then the larger value / smaller index wins.
     float best = -INFINITY;
@@ -51,10 +70,19 @@ __global__ void cross_entropy_forward_kernel(int n, int classes, const float* __
     }
   }
   cuda_detail::block_sum(totals);
-  if (threadIdx.x == 0) {
-    *loss = float(totals[0] / double(n));
-    if (correct) *correct = int64_t(totals[1]);
+  if (threadIdx.x == 0) partials[2 * blockIdx.x] = totals[0], partials[2 * blockIdx.x + 1] = totals[1];
+}
+
+// One thread adds the blocks' partials in block order.
+__global__ void cross_entropy_finish_kernel(int n, int blocks, const double* __restrict__ partials,
+                                            float* __restrict__ loss, int64_t* __restrict__ correct) {
+  double total_loss = 0.0, hits = 0.0;
+  for (int b = 0; b < blocks; ++b) {
+    total_loss += partials[2 * b];
+    hits += partials[2 * b + 1];
   }
+  *loss = float(total_loss / double(n));
+  if (correct) *correct = int64_t(hits);
 }
 
 __global__ void cross_entropy_backward_kernel(int64_t total, int classes, const float* __restrict__ probs,
@@ -75,12 +103,23 @@ void check_shape(const char* op, const CrossEntropyShape& sh) {
 
 }  // namespace
 
+size_t cross_entropy_forward_workspace_bytes(const CrossEntropyShape& sh) {
+  return sh.n > 0 ? size_t(forward_grid(sh).blocks) * 2 * sizeof(double) : 0;
+}
+
 void cross_entropy_forward_cuda(const CrossEntropyShape& sh, const float* logits, const int32_t* labels,
-                                float* loss, float* probs, int64_t* correct, Stream stream) {
+                                float* loss, float* probs, int64_t* correct, Workspace workspace, Stream stream) {
   check_shape("cross_entropy_forward_cuda", sh);
-  const int warps_needed = sh.n < kForwardThreads / 32 ? sh.n : kForwardThreads / 32;
-  ELR_LAUNCH(cross_entropy_forward_kernel, 1, warps_needed * 32, 0, stream, sh.n, sh.classes, logits, labels, loss,
-             probs, correct);
+  const size_t needed = cross_entropy_forward_workspace_bytes(sh);
+  ELR_CHECK(workspace.data && workspace.bytes >= needed,
+            "cross_entropy_forward_cuda: the workspace has {} bytes at {}; shape [n={}, classes={}] needs {} "
+            "(cross_entropy_forward_workspace_bytes)",
+            workspace.bytes, workspace.data, sh.n, sh.classes, needed);
+  double* partials = static_cast<double*>(workspace.data);
+  const ForwardGrid g = forward_grid(sh);
+  ELR_LAUNCH(cross_entropy_forward_kernel, g.blocks, g.threads, 0, stream, sh.n, sh.classes, logits, labels, probs,
+             partials);
+  ELR_LAUNCH(cross_entropy_finish_kernel, 1, 1, 0, stream, sh.n, g.blocks, partials, loss, correct);
 }
 
 void cross_entropy_backward_cuda(const CrossEntropyShape& sh, const float* probs, const int32_t* labels,

@@ -13,13 +13,11 @@ __global__ void lr_control_kernel(int layers, const TensorStats* __restrict__ st
                                   const uint8_t* __restrict__ flags, LrControlArgs args,
                                   double* __restrict__ reference_elr, double* __restrict__ lrs,
                                   double* __restrict__ global_lr) {
+  const int64_t step = args.step ? *args.step : args.step_index;
   double scheduled = args.target_lr;
-  if (args.schedule) {
-    const int64_t s = *args.step;
-    scheduled = args.schedule[s < 0 ? 0 : s >= args.schedule_steps ? args.schedule_steps - 1 : s];
-  }
-  const double global = lr_control_rule(layers, stats, flags, args.kind, scheduled, args.base_lr, args.lars_trust,
-                                        args.affine_lr_scale, reference_elr, lrs);
+  if (args.schedule)
+    scheduled = args.schedule[step < 0 ? 0 : step >= args.schedule_steps ? args.schedule_steps - 1 : step];
+  const double global = lr_control_rule(layers, stats, flags, args, step, scheduled, reference_elr, lrs);
   if (global_lr) *global_lr = global;
 }
 

@@ -53,20 +53,21 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// The quick subset: every shape some other net shares, and the first two shapes only vgg-11 uses.
+// The quick subset: every shape of the quick nets (in_quick_subset), and of the shapes only other
+// nets use, the first two of each such net.
 class Subset {
  public:
   explicit Subset(bool full) : full_(full) {}
   bool wanted(const std::vector<std::string>& nets) {
     if (full_) return true;
     for (const auto& n : nets)
-      if (n != "vgg-11") return true;
-    return vgg_only_++ < 2;
+      if (in_quick_subset(n)) return true;
+    return taken_[nets.front()]++ < 2;
   }
 
  private:
   bool full_;
-  int vgg_only_ = 0;
+  std::map<std::string, int> taken_;
 };
 
 struct BnUse {
@@ -81,7 +82,8 @@ std::vector<OpCasePtr> small_cases() {
   using C = Conv2dShape;
   for (const C& s : {C{2, 3, 5, 5, 4, 3, 3, 1, 1}, C{1, 1, 7, 6, 2, 3, 3, 1, 1}, C{2, 2, 7, 7, 3, 3, 3, 2, 1},
                      C{2, 4, 6, 5, 3, 1, 1, 1, 0}, C{2, 3, 7, 9, 2, 1, 1, 2, 0}, C{1, 2, 5, 5, 2, 3, 3, 1, 0},
-                     C{3, 2, 4, 4, 5, 3, 3, 2, 1}, C{1, 5, 3, 3, 1, 3, 3, 1, 1}})
+                     C{3, 2, 4, 4, 5, 3, 3, 2, 1}, C{1, 5, 3, 3, 1, 3, 3, 1, 1}, C{2, 3, 11, 9, 4, 7, 7, 2, 3},
+                     C{1, 6, 4, 3, 8, 1, 1, 1, 0}})
     append(out, conv2d_cases(s));
   using B = BatchNormShape;
   for (const B& s : {B{4, 3, 5}, B{2, 1, 9}, B{3, 5, 1}, B{1, 2, 7}, B{5, 4, 3}})
@@ -117,13 +119,13 @@ std::vector<OpCasePtr> small_cases() {
 std::vector<NetworkCase> network_cases(int batch, bool full, bool large) {
   Dedup<Conv2dShape> convs;
   Dedup<BnUse> bns;
-  Dedup<PoolShape> maxpools, avgpools;
+  Dedup<PoolShape> maxpools, stem_maxpools, avgpools;
   Dedup<LinearShape> linears;
+  Dedup<CrossEntropyShape> losses;
   std::vector<std::pair<std::string, std::vector<int64_t>>> parameter_lists;
-  std::vector<std::string> all;
   for (const NetSpec& net : benchmark_nets()) {
     const std::string label = net.label();
-    const NetLayers layers = net_layers(net, batch);
+    const NetLayers layers = net_layers(net, net.batch > 0 ? net.batch : batch);
     for (const ConvLayer& l : layers.convs) {
       const Conv2dForward conv(l.conv);
       convs.note(conv.name(), l.conv, label);
@@ -131,10 +133,12 @@ std::vector<NetworkCase> network_cases(int batch, bool full, bool large) {
       bns.note(bn.name(), {bn.shape, l.relu}, label);
     }
     for (const PoolShape& p : layers.maxpools) maxpools.note(MaxPoolForward(p).name(), p, label);
+    for (const PoolShape& p : layers.stem_maxpools) stem_maxpools.note(MaxPool3x3s2Forward(p).name(), p, label);
     avgpools.note(AvgPoolForward(layers.avgpool).name(), layers.avgpool, label);
     linears.note(LinearForward(layers.classifier).name(), layers.classifier, label);
-    if (full || label != "vgg-11") parameter_lists.push_back({label, layers.parameter_sizes});
-    all.push_back(label);
+    const CrossEntropyShape loss{layers.classifier.n, net.classes};
+    losses.note(CrossEntropyForward(loss).name(), loss, label);
+    if (full || in_quick_subset(label)) parameter_lists.push_back({label, layers.parameter_sizes});
   }
 
   std::vector<NetworkCase> out;
@@ -170,9 +174,16 @@ std::vector<NetworkCase> network_cases(int batch, bool full, bool large) {
       if (subset.wanted(e.nets)) add(max_pair(e.shape), join(e.nets));
     if (large) add(max_pair(PoolShape{256, 128, 32, 32}), "large");
   }
+  {
+    Subset subset(full);
+    for (const auto& e : stem_maxpools.entries())
+      if (subset.wanted(e.nets))
+        add({std::make_shared<MaxPool3x3s2Forward>(e.shape), std::make_shared<MaxPool3x3s2Backward>(e.shape)},
+            join(e.nets));
+  }
   for (const auto& e : avgpools.entries()) add(avg_pair(e.shape), join(e.nets));
   if (large) add(avg_pair(PoolShape{256, 512, 8, 8}), "large");
-  add(cross_entropy_cases(CrossEntropyShape{batch, 10}), join(all));
+  for (const auto& e : losses.entries()) add(cross_entropy_cases(e.shape), join(e.nets));
   if (large) add(cross_entropy_cases(CrossEntropyShape{4096, 1000}), "large");
   for (const auto& e : linears.entries()) add(linear_cases(e.shape), join(e.nets));
   if (large) add(linear_cases(LinearShape{2048, 1024, 1024}), "large");

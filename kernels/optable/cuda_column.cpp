@@ -18,7 +18,8 @@ void run_cuda(const OpCase& c, const OpArgs& a) {
       return conv2d_backward_weight_cuda(as<Conv2dBackwardWeight>(c).shape, f(0), f(1), f(2), a.workspace, s);
     case Op::BatchNormTrainForward: {
       const auto& b = as<BatchNormTrainForward>(c);
-      return batchnorm_forward_train_cuda(b.shape, b.params, f(0), f(1), f(2), f(5), f(6), f(7), f(3), f(4), s);
+      return batchnorm_forward_train_cuda(b.shape, b.params, f(0), f(1), f(2), f(5), f(6), f(7), f(3), f(4),
+                                          a.workspace, s);
     }
     case Op::BatchNormEvalForward: {
       const auto& b = as<BatchNormEvalForward>(c);
@@ -26,7 +27,8 @@ void run_cuda(const OpCase& c, const OpArgs& a) {
     }
     case Op::BatchNormBackward: {
       const auto& b = as<BatchNormBackward>(c);
-      return batchnorm_backward_cuda(b.shape, b.params, f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), s);
+      return batchnorm_backward_cuda(b.shape, b.params, f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8),
+                                     a.workspace, s);
     }
     case Op::ReluForward: return relu_forward_cuda(as<ReluForward>(c).count, f(0), f(1), s);
     case Op::ReluBackward: return relu_backward_cuda(as<ReluBackward>(c).count, f(0), f(1), f(2), s);
@@ -45,11 +47,15 @@ void run_cuda(const OpCase& c, const OpArgs& a) {
       return maxpool2x2_forward_cuda(as<MaxPoolForward>(c).shape, f(0), f(1), a.at<int32_t>(2), s);
     case Op::MaxPoolBackward:
       return maxpool2x2_backward_cuda(as<MaxPoolBackward>(c).shape, a.at<int32_t>(0), f(1), f(2), s);
+    case Op::MaxPool3x3s2Forward:
+      return maxpool3x3s2_forward_cuda(as<MaxPool3x3s2Forward>(c).shape, f(0), f(1), a.at<int32_t>(2), s);
+    case Op::MaxPool3x3s2Backward:
+      return maxpool3x3s2_backward_cuda(as<MaxPool3x3s2Backward>(c).shape, a.at<int32_t>(0), f(1), f(2), s);
     case Op::AvgPoolForward: return global_avgpool_forward_cuda(as<AvgPoolForward>(c).shape, f(0), f(1), s);
     case Op::AvgPoolBackward: return global_avgpool_backward_cuda(as<AvgPoolBackward>(c).shape, f(0), f(1), s);
     case Op::CrossEntropyForward:
       return cross_entropy_forward_cuda(as<CrossEntropyForward>(c).shape, f(0), a.at<int32_t>(1), f(2), f(3),
-                                        a.at<int64_t>(4), s);
+                                        a.at<int64_t>(4), a.workspace, s);
     case Op::CrossEntropyBackward:  // dloss is a host scalar (on_host)
       return cross_entropy_backward_cuda(as<CrossEntropyBackward>(c).shape, f(0), a.at<int32_t>(1), *f(2), f(3), s);
     case Op::TensorStats: {
@@ -69,6 +75,9 @@ size_t cuda_workspace_bytes(const OpCase& c) {
   switch (c.op()) {
     case Op::Conv2dBackwardWeight: return conv2d_backward_weight_workspace_bytes(as<Conv2dBackwardWeight>(c).shape);
     case Op::LinearBackward: return linear_backward_workspace_bytes(as<LinearBackward>(c).shape);
+    case Op::BatchNormTrainForward: return batchnorm_workspace_bytes(as<BatchNormTrainForward>(c).shape);
+    case Op::BatchNormBackward: return batchnorm_workspace_bytes(as<BatchNormBackward>(c).shape);
+    case Op::CrossEntropyForward: return cross_entropy_forward_workspace_bytes(as<CrossEntropyForward>(c).shape);
     default: return 0;
   }
 }

@@ -51,7 +51,7 @@ enum class Op {
   BatchNormTrainForward, BatchNormEvalForward, BatchNormBackward,
   ReluForward, ReluBackward, AddForward, AddBackward,
   LinearForward, LinearBackward,
-  MaxPoolForward, MaxPoolBackward, AvgPoolForward, AvgPoolBackward,
+  MaxPoolForward, MaxPoolBackward, MaxPool3x3s2Forward, MaxPool3x3s2Backward, AvgPoolForward, AvgPoolBackward,
   CrossEntropyForward, CrossEntropyBackward,
   TensorStats, SgdUpdate,
 };

@@ -322,6 +322,40 @@ class AvgPoolBackward final : public PoolCase {  // dy -> dx
   std::string tolerance_op() const override { return "global_avgpool"; }
 };
 
+// The ImageNet stem's 3x3 stride-2 max-pool with padding 1: overlapping windows, so the backward adds.
+class MaxPool3x3s2Forward final : public PoolCase {  // x -> y, argmax (the first maximum of each window)
+ public:
+  using PoolCase::PoolCase;
+  Op op() const override;
+  std::string kernel() const override;
+  std::vector<TensorSpec> tensors() const override;
+  std::vector<Values> make_inputs() const override;
+  std::vector<Expected> reference(const std::vector<Values>& inputs) const override;
+  void cpu(const OpArgs& a) const override;
+  double bytes() const override;
+  void cpu_double(const OpArgs& a) const override;
+
+ protected:
+  std::string tolerance_op() const override { return "maxpool3x3s2"; }
+};
+
+class MaxPool3x3s2Backward final : public PoolCase {  // argmax, dy -> dx
+ public:
+  using PoolCase::PoolCase;
+  Op op() const override;
+  std::string kernel() const override;
+  std::vector<TensorSpec> tensors() const override;
+  std::vector<Values> make_inputs() const override;
+  std::vector<Expected> reference(const std::vector<Values>& inputs) const override;
+  void cpu(const OpArgs& a) const override;
+  double bytes() const override;
+  void cpu_double(const OpArgs& a) const override;
+  std::unique_ptr<OpCase> forward() const override;
+
+ protected:
+  std::string tolerance_op() const override { return "maxpool3x3s2"; }
+};
+
 // ---- softmax cross-entropy --------------------------------------------------------------------------
 class CrossEntropyCase : public OpCase {
  public:
@@ -420,7 +454,7 @@ std::vector<OpCasePtr> batchnorm_cases(const BatchNormShape& s, bool relu);  // 
 std::vector<OpCasePtr> relu_cases(int64_t count);
 std::vector<OpCasePtr> add_cases(int64_t count, bool relu);
 std::vector<OpCasePtr> linear_cases(const LinearShape& s);
-std::vector<OpCasePtr> pool_cases(const PoolShape& s);  // max-pool and global average pool
+std::vector<OpCasePtr> pool_cases(const PoolShape& s);  // both max-pools and the global average pool
 std::vector<OpCasePtr> cross_entropy_cases(const CrossEntropyShape& s);
 
 // Downcast to a kernel's case (the CUDA column and the vendor peers read shapes and parameters).

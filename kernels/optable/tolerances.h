@@ -37,6 +37,9 @@ inline const std::vector<ToleranceRule>& tolerance_rules() {
       // Pure selections: no arithmetic, so no rounding.
       {"relu.*", {0.0, 0.0, 0.0}},
       {"maxpool2d.*", {0.0, 0.0, 0.0}},
+      // Overlapping windows: an input's gradient adds up to four outputs' (fp32 rounding).
+      {"maxpool3x3s2.*.dx", {1e-6, 1e-6, 1e-12}},
+      {"maxpool3x3s2.*", {0.0, 0.0, 0.0}},
       // Sums of squares in double of identical fp32 inputs; only summation order differs, which over
       // the millions of values of a benchmarked net moves them by ~1e-12 relative.
       {"tensor_stats.*", {0.0, 1e-10, 1e-18}},

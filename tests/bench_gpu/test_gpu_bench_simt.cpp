@@ -22,31 +22,11 @@ namespace k = elr::kernels;
 
 namespace {
 
-const k::Conv2dShape kConv0{2, 3, 6, 6, 4, 3, 3, 1, 1}, kConv1{3, 4, 7, 5, 6, 1, 1, 2, 0};
-const std::vector<int64_t> kTensors = {100, 37, 5000};
-
-// The suite's kinds of rows at tiny shapes: 3 conv passes x 2 shapes, BN forward and backward x 2,
-// max-pool 2, average pool 2, loss 2, linear 2, statistics and SGD.
-std::vector<k::NetworkCase> tiny_cases() {
-  std::vector<k::OpCasePtr> cases;
-  auto add = [&](const std::vector<k::OpCasePtr>& more) { cases.insert(cases.end(), more.begin(), more.end()); };
-  add(k::conv2d_cases(kConv0));
-  add(k::conv2d_cases(kConv1));
-  for (const auto& [shape, relu] : {std::make_pair(k::BatchNormShape{2, 4, 9}, true),
-                                    std::make_pair(k::BatchNormShape{3, 2, 5}, false)})
-    add({std::make_shared<k::BatchNormTrainForward>(shape, relu), std::make_shared<k::BatchNormBackward>(shape, relu)});
-  add({std::make_shared<k::MaxPoolForward>(k::PoolShape{2, 3, 4, 6}),
-       std::make_shared<k::MaxPoolBackward>(k::PoolShape{2, 3, 4, 6})});
-  add({std::make_shared<k::AvgPoolForward>(k::PoolShape{2, 4, 3, 3}),
-       std::make_shared<k::AvgPoolBackward>(k::PoolShape{2, 4, 3, 3})});
-  add(k::cross_entropy_cases(k::CrossEntropyShape{5, 10}));
-  add(k::linear_cases(k::LinearShape{3, 5, 4}));
-  add({std::make_shared<k::TensorStatsCase>(kTensors, "tiny"),
-       std::make_shared<k::SgdCase>(kTensors, "tiny", k::benchmark_sgd_params())});
-  std::vector<k::NetworkCase> out;
-  for (const k::OpCasePtr& c : cases) out.push_back({c, "tiny"});
-  return out;
-}
+// The cases of the tiny suite the checks below look up: its two conv shapes, its SGD tensor list.
+const std::vector<k::NetworkCase> kTiny = g::tiny_network_cases();
+const k::Conv2dShape kConv0 = k::as<k::Conv2dForward>(*kTiny[0].op).shape;
+const k::Conv2dShape kConv1 = k::as<k::Conv2dForward>(*kTiny[3].op).shape;
+const std::vector<int64_t> kTensors = k::as<k::SgdCase>(*kTiny.back().op).sizes;
 
 struct StreamGuard {
   cudaStream_t stream = nullptr;
@@ -56,7 +36,7 @@ struct StreamGuard {
 
 g::GpuKernelSuiteConfig tiny_config(cudaStream_t stream) {
   g::GpuKernelSuiteConfig c;
-  c.cases = tiny_cases();
+  c.cases = g::tiny_network_cases();
   c.options.repeats = 3;
   c.options.warmup = 1;
   c.options.flush_bytes = 1 << 16;
@@ -160,7 +140,7 @@ TEST_CASE("gpu bench: unwritten outputs and failing launches are validation erro
       const auto& b = k::as<k::BatchNormBackward>(op);
       return k::batchnorm_backward_cuda(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2),
                                         a.at<float>(3), a.at<float>(4), a.at<float>(5), a.at<float>(6),
-                                        a.at<float>(7), nullptr, a.stream);
+                                        a.at<float>(7), nullptr, a.workspace, a.stream);
     }
     if (op.op() == k::Op::LinearForward) ELR_FAIL("linear_forward_cuda: launch failed on purpose");
     k::run_cuda(op, a);
@@ -193,15 +173,20 @@ TEST_CASE("gpu bench: the suite's cases are the CPU suite's layer shapes plus la
     return std::count_if(cases.begin(), cases.end(), [&](const k::NetworkCase& c) { return c.op->op() == op; });
   };
   for (const k::NetSpec& net : k::benchmark_nets()) {
-    for (const k::ConvLayer& l : k::net_layers(net, 128).convs) {
+    for (const k::ConvLayer& l : k::net_layers(net, net.batch > 0 ? net.batch : 128).convs) {
       const std::string id = k::Conv2dBackwardWeight(l.conv).id();
       INFO(net.label() << " " << id);
       CHECK(has(full, id));
-      if (net.label() != "vgg-11") CHECK(has(quick, id));
+      if (k::in_quick_subset(net.label())) CHECK(has(quick, id));
     }
   }
   CHECK(count(full, k::Op::Conv2dForward) > count(quick, k::Op::Conv2dForward));
-  CHECK(count(full, k::Op::SgdUpdate) == count(quick, k::Op::SgdUpdate) + 1);  // vgg-11's list only with --full
+  // vgg-11's and resnet-imagenet-50's parameter lists only with --full.
+  CHECK(count(full, k::Op::SgdUpdate) == count(quick, k::Op::SgdUpdate) + 2);
+  // The ImageNet stem, 7x7 stride-2 conv and 3x3 stride-2 max-pool, is in the quick subset.
+  CHECK(has(quick, k::Conv2dForward(k::Conv2dShape{32, 3, 224, 224, 64, 7, 7, 2, 3}).id()));
+  CHECK(has(quick, k::MaxPool3x3s2Forward(k::PoolShape{32, 64, 112, 112}).id()));
+  CHECK(has(quick, k::MaxPool3x3s2Backward(k::PoolShape{32, 64, 112, 112}).id()));
   // Large shapes come only when asked for, and are labelled.
   CHECK(std::none_of(cifar.begin(), cifar.end(), [](const k::NetworkCase& c) { return c.nets == "large"; }));
   CHECK(std::any_of(quick.begin(), quick.end(), [](const k::NetworkCase& c) {

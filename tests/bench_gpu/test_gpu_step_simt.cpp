@@ -10,15 +10,7 @@ using namespace elr;
 
 TEST_CASE("gpu bench: step rows time the engine eager and as a graph on a tiny net", "[gpu_bench][step]") {
   set_device_starter(DeviceType::CUDA, &cuda_backend::start);
-  bench::StepNet net;
-  net.label = "plain-4";
-  net.model.name = "plain";
-  net.model.depth = 4;
-  net.model.width = 8;
-  net.model.in_channels = 3;
-  net.model.image_size = 8;
-  net.model.classes = 10;
-  net.batch = 4;
+  const bench::StepNet net = bench::gpu::tiny_step_net();
   bench::GpuBenchRequest r;
   r.steps = true;
   r.rounds = 2;

@@ -121,13 +121,7 @@ TEST_CASE("cuda backend: plain-4 trains on CUDA like the CPU backend, as a graph
     // controller (same schedule, reference frozen at step 0) decides the same bits.
     {
       const TrainConfig c = tiny_config("cuda", control, "graph");
-      ScheduleConfig schedule;
-      schedule.kind = c.schedule;
-      schedule.lr = c.lr;
-      schedule.total_steps = c.steps;
-      LrControlConfig control_config;
-      control_config.kind = parse_lr_control(control);
-      LrController host(schedule, control_config);
+      LrController host(schedule_config(c, c.steps), lr_control_config(c));
       for (size_t s = 0; s < size_t(kSteps); ++s) {
         INFO("step " << s);
         std::vector<LayerStats> layers = graph.layers[s];

@@ -115,7 +115,9 @@ std::vector<double> cuda_results(const k::OpCase& c, const std::vector<k::Values
 }
 
 // The table's small cases of these kernels (conv and linear: test_cuda_conv.cpp), plus larger and odd
-// shapes: C >= 64, C = 1 with n*hw past several 512-thread strides, counts around the block size.
+// shapes: C >= 64, C = 1 with n*hw past several 512-thread strides, counts around the block size,
+// BN channels split over several blocks (chunks ending inside a sample, hw below the block size),
+// a loss over many blocks.
 std::vector<k::OpCasePtr> parity_cases() {
   std::vector<k::OpCasePtr> cases;
   for (const k::OpCasePtr& c : k::small_cases()) {
@@ -126,7 +128,8 @@ std::vector<k::OpCasePtr> parity_cases() {
   }
   auto append = [&](const std::vector<k::OpCasePtr>& more) { cases.insert(cases.end(), more.begin(), more.end()); };
   for (k::BatchNormShape s : {k::BatchNormShape{3, 64, 10}, k::BatchNormShape{2, 1, 1333}, k::BatchNormShape{7, 5, 33},
-                              k::BatchNormShape{1, 3, 2}, k::BatchNormShape{2, 70, 3}})
+                              k::BatchNormShape{1, 3, 2}, k::BatchNormShape{2, 70, 3}, k::BatchNormShape{5, 3, 1000},
+                              k::BatchNormShape{260, 2, 17}})
     for (bool relu : {false, true}) append(k::batchnorm_cases(s, relu));
   for (int64_t count : {int64_t(1), int64_t(255), int64_t(257), int64_t(10007)}) {
     append(k::relu_cases(count));
@@ -136,7 +139,8 @@ std::vector<k::OpCasePtr> parity_cases() {
                          k::PoolShape{2, 7, 15, 4}})
     append(k::pool_cases(s));
   for (k::CrossEntropyShape s : {k::CrossEntropyShape{37, 10}, k::CrossEntropyShape{300, 7},
-                                 k::CrossEntropyShape{3, 100}, k::CrossEntropyShape{2, 33}})
+                                 k::CrossEntropyShape{3, 100}, k::CrossEntropyShape{2, 33},
+                                 k::CrossEntropyShape{1000, 3}})
     append(k::cross_entropy_cases(s));
   return cases;
 }
@@ -156,7 +160,7 @@ TEST_CASE("cuda batchnorm: one value per channel in training is a clear error", 
   k::BatchNormShape single{1, 2, 1};
   Dev<float> buf(8);
   CHECK_THROWS_WITH(k::batchnorm_forward_train_cuda(single, {}, buf.get(), buf.get(), buf.get(), buf.get(),
-                                                    buf.get(), buf.get(), nullptr, nullptr, nullptr),
+                                                    buf.get(), buf.get(), nullptr, nullptr, {}, nullptr),
                     Catch::Contains("n*h*w = 1"));
 }
 
@@ -180,14 +184,32 @@ TEST_CASE("cuda batchnorm backward: dgamma and dbeta are optional", "[cuda_ops][
   const k::OpEntry dx_only = [](const k::OpCase& op, const k::OpArgs& a) {
     const auto& b = k::as<k::BatchNormBackward>(op);
     k::batchnorm_backward_cuda(b.shape, b.params, a.at<float>(0), a.at<float>(1), a.at<float>(2), a.at<float>(3),
-                               a.at<float>(4), a.at<float>(5), a.at<float>(6), nullptr, nullptr, a.stream);
+                               a.at<float>(4), a.at<float>(5), a.at<float>(6), nullptr, nullptr, a.workspace,
+                               a.stream);
   };
   const std::vector<k::Values> inputs = c.make_inputs();
   CHECK(k::run_on_device(c, dx_only, inputs)[6] == k::run_on_device(c, k::run_cuda, inputs)[6]);
 }
 
+TEST_CASE("cuda batchnorm: a workspace smaller than batchnorm_workspace_bytes is a clear error",
+          "[cuda_ops][batchnorm]") {
+  const k::BatchNormShape sh{5, 3, 1000};
+  const size_t bytes = k::batchnorm_workspace_bytes(sh);
+  Dev<float> buf(size_t(5) * 3 * 1000);
+  Dev<double> partials(bytes / sizeof(double));
+  const k::Workspace short_by_one{partials.get(), bytes - sizeof(double)};
+  CHECK_THROWS_WITH(k::batchnorm_forward_train_cuda(sh, {}, buf.get(), buf.get(), buf.get(), buf.get(), buf.get(),
+                                                    buf.get(), nullptr, nullptr, short_by_one, nullptr),
+                    Catch::Contains("batchnorm_workspace_bytes"));
+  CHECK_THROWS_WITH(k::batchnorm_backward_cuda(sh, {}, buf.get(), buf.get(), buf.get(), buf.get(), buf.get(), buf.get(),
+                                               buf.get(), nullptr, nullptr, k::Workspace{}, nullptr),
+                    Catch::Contains("batchnorm_workspace_bytes"));
+}
+
 TEST_CASE("cuda batchnorm is bitwise repeatable", "[cuda_ops][batchnorm]") {
-  const k::BatchNormTrainForward forward(k::BatchNormShape{3, 4, 45}, true);
+  // n*hw = 4444: each channel splits over several blocks whose chunks end inside a sample.
+  const k::BatchNormTrainForward forward(k::BatchNormShape{4, 3, 1111}, true);
+  REQUIRE(k::batchnorm_workspace_bytes(forward.shape) >= 2 * 3 * 2 * sizeof(double));
   const k::BatchNormBackward backward(forward.shape, true);
   const std::vector<k::Values> fin = forward.make_inputs(), bin = backward.make_inputs();
   check_repeatable("batchnorm forward + backward", [&] {
@@ -207,7 +229,8 @@ TEST_CASE("cuda cross-entropy: a label out of range makes the loss NaN", "[cuda_
 }
 
 TEST_CASE("cuda cross-entropy loss and count are bitwise repeatable", "[cuda_ops][cross_entropy]") {
-  const k::CrossEntropyForward c(k::CrossEntropyShape{70, 10});
+  const k::CrossEntropyForward c(k::CrossEntropyShape{70, 10});  // several blocks' partials
+  REQUIRE(k::cross_entropy_forward_workspace_bytes(c.shape) >= 2 * 2 * sizeof(double));
   const std::vector<k::Values> inputs = c.make_inputs();
   check_repeatable("cross-entropy forward", [&] { return cuda_results(c, inputs); });
 }
@@ -304,19 +327,34 @@ uint8_t layer_flags(const elr::LayerStats& l) { return elr::lr_control_flags(l.s
 TEST_CASE("cuda LR control gives the same bits as LrController::decide for every kind", "[cuda_ops][lr_control]") {
   // Both run kernels/lr_control_rule.h: the device's learning rates, global lr and uniform-elr
   // reference are the host's, bit for bit.
-  for (k::LrControlKind kind : {k::LrControlKind::None, k::LrControlKind::CriticalWarmup,
-                                k::LrControlKind::UniformElr, k::LrControlKind::Lars}) {
+  struct Variant {
+    k::LrControlKind kind;
+    elr::TargetElrRule rule = elr::TargetElrRule::Model;
+    double weight_decay = 0;  // uniform-elr's model target: its floor
+  };
+  const std::vector<Variant> variants = {{k::LrControlKind::None},
+                                         {k::LrControlKind::CriticalWarmup},
+                                         {k::LrControlKind::MaxElrWarmup},
+                                         {k::LrControlKind::UniformElr},
+                                         {k::LrControlKind::UniformElr, elr::TargetElrRule::Model, 5e-4},
+                                         {k::LrControlKind::UniformElr, elr::TargetElrRule::Step0},
+                                         {k::LrControlKind::Lars}};
+  for (const Variant& v : variants) {
     for (int layer_count : {11, 14}) {  // odd and even numbers of scale-invariant layers (median)
       for (double base_lr : {0.1, 50.0}) {  // critical LR above and below the target
         for (double affine_scale : {1.0, 0.0, 0.37}) {  // --affine-lr-scale: unchanged, frozen, scaled
-          INFO(elr::lr_control_name(kind) << ", " << layer_count << " layers, base lr " << base_lr
-                                          << ", affine lr scale " << affine_scale);
+          INFO(elr::lr_control_name(v.kind) << ", rule " << elr::target_elr_rule_name(v.rule) << ", wd "
+                                            << v.weight_decay << ", " << layer_count << " layers, base lr " << base_lr
+                                            << ", affine lr scale " << affine_scale);
           elr::ScheduleConfig schedule;
           schedule.kind = elr::ScheduleKind::Cosine;
           schedule.lr = base_lr;
           schedule.total_steps = 100;
           elr::LrControlConfig config;
-          config.kind = kind;
+          config.kind = v.kind;
+          config.target_rule = v.rule;
+          config.momentum = 0.9;
+          config.weight_decay = v.weight_decay;
           config.affine_lr_scale = affine_scale;
           elr::LrController controller(schedule, config);
           Dev<double> reference(std::vector<double>{0.0});
@@ -330,12 +368,9 @@ TEST_CASE("cuda LR control gives the same bits as LrController::decide for every
               flags.push_back(layer_flags(l));
             }
             const double want_global = controller.decide(step, layers);
-            k::LrControlArgs args;
-            args.kind = kind;
+            k::LrControlArgs args = elr::lr_control_args(schedule, config);
             args.target_lr = elr::scheduled_lr(schedule, step);
-            args.base_lr = schedule.lr;
-            args.lars_trust = config.lars_trust;
-            args.affine_lr_scale = affine_scale;
+            args.step_index = step;
             Dev<k::TensorStats> d_stats(stats);
             Dev<uint8_t> d_flags(flags);
             Dev<double> d_lrs(layers.size()), d_global(1);
@@ -349,11 +384,11 @@ TEST_CASE("cuda LR control gives the same bits as LrController::decide for every
             if (affine_scale == 0)  // frozen: the BN parameters and the classifier get lr 0
               for (const auto& l : layers)
                 if (layer_flags(l) & k::kLayerAffine) CHECK(l.lr == 0);
+            }
           }
         }
       }
     }
-  }
 }
 
 TEST_CASE("cuda statistics, LR control and SGD chain on the device", "[cuda_ops][lr_control][sgd]") {
