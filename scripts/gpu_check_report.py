@@ -86,7 +86,8 @@ md = [f"# GPU check: {report['gpu']} ({report['date']})", "",
       f"built for {report['arch']}"]
 if dry_run:
     md.append("- dry run on the CPU execution layer (no GPU): the same configure and build (nvcc objects included); "
-              "the tests, sanitizer checks, labs (--small) and bench suites (--tiny) of the CPU-layer twins ran")
+              "the requested phases ran the CPU-layer twins (tests, sanitizer checks, labs with --small, bench "
+              "suites with --tiny)")
 md += [f"- cuDNN {report['cudnn']}",
        f"- phases {', '.join(report['phases_requested'])}; budget {report['budget_seconds']} s, "
        f"total {report['total_seconds']} s", "",
