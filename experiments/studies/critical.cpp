@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -43,25 +44,26 @@ double geometric_mean(const std::vector<double>& v) {
   return v.empty() ? kNaN : std::exp(s / static_cast<double>(v.size()));
 }
 
-// 1 / sqrt(e_max e_min) over the positive e (summarize_spread's critical_lr).
-double critical_lr_of(const std::vector<double>& e) {
-  double lo = INFINITY, hi = 0;
-  for (double x : e)
-    if (x > 0 && std::isfinite(x)) {
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-  return hi > 0 ? 1.0 / std::sqrt(lo * hi) : kNaN;
-}
-
-// max / min over the positive values (a layer with no gradient is left out, as in metrics.jsonl).
-double spread_of(const std::vector<double>& v) {
+// The smallest and largest positive, finite value; {inf, 0} when there is none.
+std::pair<double, double> positive_range(const std::vector<double>& v) {
   double lo = INFINITY, hi = 0;
   for (double x : v)
     if (x > 0 && std::isfinite(x)) {
       lo = std::min(lo, x);
       hi = std::max(hi, x);
     }
+  return {lo, hi};
+}
+
+// 1 / sqrt(e_max e_min) over the positive e (summarize_spread's critical_lr).
+double critical_lr_of(const std::vector<double>& e) {
+  const auto [lo, hi] = positive_range(e);
+  return hi > 0 ? 1.0 / std::sqrt(lo * hi) : kNaN;
+}
+
+// max / min over the positive values (a layer with no gradient is left out, as in metrics.jsonl).
+double spread_of(const std::vector<double>& v) {
+  const auto [lo, hi] = positive_range(v);
   return hi > 0 ? hi / lo : kNaN;
 }
 
