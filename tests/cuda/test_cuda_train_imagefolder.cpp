@@ -51,6 +51,17 @@ Trace run(const std::string& device) {
 
 }  // namespace
 
+// Step 0's gradient norms, CUDA against CPU: 2.2e-4 apart at most in the optimized build, 1.5% in
+// the sanitizer build (-O2: other roundings on both sides). The generated images have flat regions,
+// so max-pool windows hold near-ties that a rounding can flip, sending a gradient to another pixel,
+// and 53 batch norms of 32 values per channel amplify that. A wiring error (a missing term, a wrong
+// layer) moves the norms by far more than either bound.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kGradientNormTolerance = 3e-2;
+#else
+constexpr double kGradientNormTolerance = 1e-3;
+#endif
+
 TEST_CASE("cuda backend: resnet-imagenet-50 trains on a JPEG folder as on the CPU", "[cuda][train][imagenet]") {
   set_device_starter(DeviceType::CUDA, &cuda_backend::start);
   std::string why;
@@ -82,7 +93,7 @@ TEST_CASE("cuda backend: resnet-imagenet-50 trains on a JPEG folder as on the CP
     INFO("layer " << b.name);
     CHECK(a.name == b.name);
     CHECK(a.w2 == Approx(b.w2).epsilon(1e-6));
-    CHECK(a.g2 == Approx(b.g2).epsilon(1e-3));
+    CHECK(a.g2 == Approx(b.g2).epsilon(kGradientNormTolerance));
     if (b.g2 > 0) worst_g2 = std::max(worst_g2, std::abs(a.g2 - b.g2) / b.g2);
   }
   WARN("step 0: loss " << cpu.losses[0] << " (cuda " << cuda.losses[0] << "), worst relative gradient norm difference "
