@@ -30,7 +30,7 @@ using Preset = std::vector<std::pair<std::string, std::string>>;
 
 Preset preset_values(const std::string& name, bool data_dir_given) {
   const std::string warmups = "none low-lr critical-warmup max-elr-warmup";
-  if (name == "quick")  // about 20 minutes on 2 cores
+  if (name == "quick")  // about 25 minutes on 2 cores (docs/trainability.md)
     return {{"--dataset", data_dir_given ? "cifar10" : "fashion-mnist"},
             {"--models", "resnet resnet-noshort"},
             {"--depths", "20 56"},
