@@ -22,6 +22,27 @@ void check_shape(const char* op, const PoolShape& sh) {
 
 inline int64_t numel(const PoolShape& sh) { return int64_t(sh.n) * sh.c * sh.h * sh.w; }
 
+// A window's running maximum: strict > keeps the first maximum on ties, and a NaN wins (and
+// propagates), as in PyTorch.
+template <class T>
+bool takes_max(T candidate, T best) {
+  return candidate > best || (std::isnan(double(candidate)) && !std::isnan(double(best)));
+}
+
+// Max-pool backward: each plane's dx is zeroed, then every output's gradient is added at its
+// arg-max, in output order. Every arg-max lies in its output's plane, so planes never race.
+template <class T>
+void scatter_to_argmax(const PoolShape& sh, int64_t plane_out, const int32_t* argmax, const T* dy, T* dx) {
+  const int64_t plane_in = int64_t(sh.h) * sh.w;
+  const int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
+  for (int plane = 0; plane < planes; ++plane) {
+    T* dx_plane = dx + plane * plane_in;
+    for (int64_t k = 0; k < plane_in; ++k) dx_plane[k] = T(0);
+    for (int64_t o = plane * plane_out; o < (plane + 1) * plane_out; ++o) dx[argmax[o]] += dy[o];
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -38,12 +59,11 @@ void maxpool2x2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argm
     const int64_t out_base = int64_t(plane) * oh * ow;
     for (int i = 0; i < oh; ++i) {
       for (int j = 0; j < ow; ++j) {
-        // Window in row-major order; strict > keeps the first maximum on ties. A NaN wins (and
-        // propagates), as in PyTorch.
+        // Window in row-major order (takes_max: the first maximum on ties, a NaN wins).
         int64_t best = in_base + int64_t(2 * i) * sh.w + 2 * j;
         const int64_t window[3] = {best + 1, best + sh.w, best + sh.w + 1};
         for (int64_t k : window) {
-          if (x[k] > x[best] || (std::isnan(double(x[k])) && !std::isnan(double(x[best])))) best = k;
+          if (takes_max(x[k], x[best])) best = k;
         }
         const int64_t o = out_base + int64_t(i) * ow + j;
         y[o] = x[best];
@@ -56,15 +76,7 @@ void maxpool2x2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* argm
 template <class T>
 void maxpool2x2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx) {
   check_shape("maxpool2x2_backward", sh);
-  const int64_t plane_in = int64_t(sh.h) * sh.w, plane_out = int64_t(sh.h / 2) * (sh.w / 2);
-  const int planes = sh.n * sh.c;
-  // Windows do not overlap and every arg-max lies in its output's plane: planes never race.
-#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
-  for (int plane = 0; plane < planes; ++plane) {
-    T* dx_plane = dx + plane * plane_in;
-    for (int64_t k = 0; k < plane_in; ++k) dx_plane[k] = T(0);
-    for (int64_t o = plane * plane_out; o < (plane + 1) * plane_out; ++o) dx[argmax[o]] += dy[o];
-  }
+  scatter_to_argmax(sh, int64_t(sh.h / 2) * (sh.w / 2), argmax, dy, dx);
 }
 
 template <class T>
@@ -84,12 +96,12 @@ void maxpool3x3s2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* ar
       const int r0 = std::max(2 * i - 1, 0), r1 = std::min(2 * i + 1, sh.h - 1);
       for (int j = 0; j < ow; ++j) {
         const int s0 = std::max(2 * j - 1, 0), s1 = std::min(2 * j + 1, sh.w - 1);
-        // Row-major order; strict > keeps the first maximum on ties, and a NaN wins, as in 2x2.
+        // Row-major order, as in 2x2.
         int64_t best = in_base + int64_t(r0) * sh.w + s0;
         for (int r = r0; r <= r1; ++r) {
           for (int s = s0; s <= s1; ++s) {
             const int64_t k = in_base + int64_t(r) * sh.w + s;
-            if (x[k] > x[best] || (std::isnan(double(x[k])) && !std::isnan(double(x[best])))) best = k;
+            if (takes_max(x[k], x[best])) best = k;
           }
         }
         const int64_t o = out_base + int64_t(i) * ow + j;
@@ -103,17 +115,8 @@ void maxpool3x3s2_forward_cpu(const PoolShape& sh, const T* x, T* y, int32_t* ar
 template <class T>
 void maxpool3x3s2_backward_cpu(const PoolShape& sh, const int32_t* argmax, const T* dy, T* dx) {
   check_shape("maxpool3x3s2_backward", sh);
-  const int64_t plane_in = int64_t(sh.h) * sh.w;
-  const int64_t plane_out = int64_t(maxpool3x3s2_size(sh.h)) * maxpool3x3s2_size(sh.w);
-  const int planes = sh.n * sh.c;
-  // Every arg-max lies in its output's plane, so planes never race; within a plane the outputs
-  // add up in output order (the CUDA kernel gathers in the same order: the same bits).
-#pragma omp parallel for schedule(static) if (numel(sh) >= kParallelMinElements)
-  for (int plane = 0; plane < planes; ++plane) {
-    T* dx_plane = dx + plane * plane_in;
-    for (int64_t k = 0; k < plane_in; ++k) dx_plane[k] = T(0);
-    for (int64_t o = plane * plane_out; o < (plane + 1) * plane_out; ++o) dx[argmax[o]] += dy[o];
-  }
+  // Overlapping windows add up in output order; the CUDA kernel gathers in the same order: the same bits.
+  scatter_to_argmax(sh, int64_t(maxpool3x3s2_size(sh.h)) * maxpool3x3s2_size(sh.w), argmax, dy, dx);
 }
 
 template <class T>
